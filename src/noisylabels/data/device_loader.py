@@ -1,0 +1,56 @@
+"""Batches from a split that lives on the training device: one randperm per epoch, index slicing."""
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple, Optional
+
+import torch
+
+from .augment import Augment
+
+
+class Batch(NamedTuple):
+    idx: torch.Tensor  # (B,) dataset indices, so methods can read and write per-sample statistics
+    x: torch.Tensor  # (B, *in_shape) features, augmented when the loader augments
+    y: torch.Tensor  # (B,) observed labels
+
+
+class DeviceLoader:
+    """Iterate over (idx, x, y) batches of tensors already on the device.
+
+    No DataLoader and no workers: the whole split is one tensor, so a batch is an index slice.
+    The shuffling generator is a CPU ``torch.Generator`` so the order is reproducible on any device.
+    """
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        augment: Optional[Augment] = None,
+        generator: Optional[torch.Generator] = None,
+    ):
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.augment = augment
+        self.generator = generator if generator is not None else torch.Generator()
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        n = len(self.x)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(self.x.device)
+        else:
+            order = torch.arange(n, device=self.x.device)
+        for i in range(len(self)):
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            x = self.x[idx]
+            if self.augment is not None:
+                x = self.augment(x, self.generator)
+            yield Batch(idx, x, self.y[idx])

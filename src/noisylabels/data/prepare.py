@@ -1,0 +1,60 @@
+"""From a config to the splits a run trains on: load, hold out, subsample, apply label noise."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..config import Config
+from ..noise import make_noise, noise_summary
+from .dataset import LabeledData, Splits
+from .loaders import load_dataset
+from .split import stratified_split, stratified_subset
+
+
+@dataclass
+class PreparedData:
+    train: LabeledData  # observed (possibly noisy) labels; true_labels set when known
+    test: LabeledData
+    val: Optional[LabeledData]
+    noise: dict  # noise summary (JSON-friendly); empty when the truth is unknown
+    transition: Optional[np.ndarray]  # the (C, C) transition matrix the generator used
+
+
+def prepare_data(config: Config, splits: Optional[Splits] = None) -> PreparedData:
+    """Everything here is seeded by ``config.run.seed``; the same config gives the same data."""
+    d, noise, seed = config.data, config.noise, config.run.seed
+    if splits is None:
+        splits = load_dataset(d.name, d.path, **d.options)
+    train, test = splits.train, splits.test
+    if test is None:
+        kept, held = stratified_split(train.labels.numpy(), d.test_fraction, seed)
+        train, test = train.subset(kept), train.subset(held)
+    if d.subset:
+        train = train.subset(stratified_subset(train.labels.numpy(), d.subset, seed))
+    if d.test_subset:
+        test = test.subset(stratified_subset(test.labels.numpy(), d.test_subset, seed))
+    val = None
+    if d.val_fraction > 0:
+        kept, held = stratified_split(train.labels.numpy(), d.val_fraction, seed)
+        train, val = train.subset(kept), train.subset(held)
+
+    transition = None
+    if noise.type != "none":
+        train, transition = _apply_noise(train, config, seed)
+        if val is not None and d.val_noisy:
+            val, _ = _apply_noise(val, config, seed + 1)
+    summary = {}
+    if train.true_labels is not None:
+        summary = noise_summary(train.true_labels.numpy(), train.labels.numpy(), train.num_classes, transition)
+        summary["type"], summary["requested_rate"] = noise.type, noise.rate
+    return PreparedData(train, test, val, summary, transition)
+
+
+def _apply_noise(split: LabeledData, config: Config, seed: int) -> tuple[LabeledData, np.ndarray]:
+    noise = config.noise
+    clean = split.true_labels if split.true_labels is not None else split.labels
+    noisy, transition = make_noise(noise.type, clean.numpy(), split.num_classes, noise.rate, seed=seed,
+                                   features=split.x.numpy(), **noise.options)
+    return split.with_labels(noisy), transition

@@ -1,0 +1,304 @@
+"""The one training loop every method runs in.
+
+Per epoch: method.on_epoch_start -> batches (method.training_step, backward, optimiser and
+schedule steps, per-sample recording) -> optional eval-mode recording pass -> method.on_epoch_end
+-> evaluation -> metrics.json and checkpoint, both written atomically.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .config import Config, save_config
+from .data.augment import make_augment
+from .data.dataset import LabeledData, Splits
+from .data.device_loader import DeviceLoader
+from .data.prepare import prepare_data
+from .errors import NoisyLabelsError
+from .io import atomic_path, atomic_torch_save, atomic_write_json
+from .losses import create_loss
+from .methods import METHODS
+from .models import create_model
+from .stats import SampleStats
+
+
+RUN_FILES = ("config.yaml", "noise.json", "metrics.json", "checkpoint.pt", "samples.csv", "stats.pt")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an unavailable explicit device is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise NoisyLabelsError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise NoisyLabelsError(f"device '{name}' is not available on this machine; use --device auto or cpu")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def lr_multiplier(optim, steps_per_epoch: int):
+    """The schedule as a function of the step count: a multiplier of the base learning rate."""
+    total = optim.epochs
+
+    def multiplier(step: int) -> float:
+        progress = (step + 1) / steps_per_epoch  # in epochs
+        if optim.schedule == "onecycle":  # linear up over the first 30%, linear down to 0
+            peak = 0.3 * total
+            return progress / peak if progress < peak else max(0.0, (total - progress) / (total - peak))
+        warm = min(1.0, progress / optim.warmup_epochs) if optim.warmup_epochs > 0 else 1.0
+        if optim.schedule == "cosine":
+            return warm * 0.5 * (1 + math.cos(math.pi * min(progress, total) / total))
+        if optim.schedule == "multistep":
+            return warm * optim.gamma ** sum(progress >= m for m in optim.milestones)
+        return warm
+
+    return multiplier
+
+
+def make_optimizer(params, optim) -> torch.optim.Optimizer:
+    if optim.name == "sgd":
+        return torch.optim.SGD(params, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay,
+                               nesterov=optim.nesterov and optim.momentum > 0)
+    cls = torch.optim.Adam if optim.name == "adam" else torch.optim.AdamW
+    return cls(params, lr=optim.lr, weight_decay=optim.weight_decay)
+
+
+def default_run_dir(config: Config) -> Path:
+    noise = "clean" if config.noise.type == "none" else f"{config.noise.type}{config.noise.rate:g}"
+    return Path("runs") / f"{config.data.name}-{noise}-{config.method.name}-s{config.run.seed}"
+
+
+class Trainer:
+    """Builds everything a run needs from a config, then ``fit()`` trains and writes the run folder.
+
+    All validation (config, data, noise, model, method) happens in the constructor, before any file
+    is written, so bad input never leaves a run folder behind.
+    """
+
+    def __init__(self, config: Config, splits: Optional[Splits] = None):
+        config.validate()
+        self.config = config
+        seed_everything(config.run.seed)
+        self.device = resolve_device(config.run.device)
+        self.out = Path(config.run.out) if config.run.out else default_run_dir(config)
+        self._check_out_dir()
+
+        self.data = prepare_data(config, splits)
+        train = self.data.train
+        self.num_classes = train.num_classes
+        self.method = METHODS.build(config.method.name, **config.method.options)
+        self.loss_fn = create_loss(config.method.loss, **config.method.loss_options)
+        self.models = [create_model(config.model.name, self.num_classes, train.in_shape, **config.model.options)
+                       .to(self.device) for _ in range(self.method.num_networks)]
+
+        # The training split lives on the device; batches are index slices of it.
+        self.train_x = train.x.to(self.device)
+        self.train_y = train.labels.to(self.device)
+        self.true_y = None if train.true_labels is None else train.true_labels.to(self.device)
+        self.loader = DeviceLoader(self.train_x, self.train_y, config.optim.batch_size,
+                                   augment=make_augment(config.data.augment, train.in_shape),
+                                   generator=torch.Generator().manual_seed(config.run.seed))
+        steps = len(self.loader)
+        self.optimizers = [make_optimizer(m.parameters(), config.optim) for m in self.models]
+        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_multiplier(config.optim, steps))
+                           for o in self.optimizers]
+        self.stats = SampleStats(len(train), config.optim.epochs, self.device)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.method.setup(self)
+
+    # ----------------------------------------------------------------- helpers methods use
+    def forward(self, net: int, x: torch.Tensor) -> torch.Tensor:
+        """Logits of network ``net`` (bfloat16 autocast on CUDA when run.amp is set), as float32."""
+        amp = self.config.run.amp and self.device.type == "cuda"
+        with torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext():
+            return self.models[net](x).float()
+
+    @torch.no_grad()
+    def logits_on(self, x: torch.Tensor, predict=None) -> torch.Tensor:
+        """(N, C) eval-mode logits over ``x`` in batches; ``predict`` defaults to network 0."""
+        predict = predict or (lambda batch: self.forward(0, batch))
+        modes = [m.training for m in self.models]
+        for m in self.models:
+            m.eval()
+        size = self.config.run.eval_batch_size
+        out = torch.cat([predict(x[i:i + size].to(self.device)) for i in range(0, len(x), size)])
+        for m, mode in zip(self.models, modes):
+            m.train(mode)
+        return out
+
+    def evaluate(self, split: LabeledData) -> dict:
+        """Accuracy of the method's prediction on a split, against its observed and true labels."""
+        logits = self.logits_on(split.x, lambda x: self.method.predict(self, x))
+        pred = logits.argmax(1).cpu()
+        result = {"acc": (pred == split.labels).float().mean().item()}
+        if split.true_labels is not None and not torch.equal(split.true_labels, split.labels):
+            result["clean_acc"] = (pred == split.true_labels).float().mean().item()
+        return result
+
+    # ----------------------------------------------------------------- the loop
+    def fit(self) -> dict:
+        """Train for ``optim.epochs`` epochs and write the run folder. Returns the metrics dict."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:  # --overwrite: no file of an earlier run may pass for this run's
+            (self.out / name).unlink(missing_ok=True)
+        save_config(self.config, self.out / "config.yaml")
+        atomic_write_json(self.out / "noise.json", self.data.noise)
+        metrics = self._metrics("running")
+        try:
+            for epoch in range(self.epoch, self.config.optim.epochs):
+                self.epoch = epoch
+                self.history.append(self._run_epoch(epoch))
+                metrics = self._metrics("running")
+                atomic_write_json(self.out / "metrics.json", metrics)
+                if self.config.run.checkpoint:
+                    atomic_torch_save(self.out / "checkpoint.pt", self.checkpoint())
+            self._write_samples()
+            metrics = self._metrics("complete")
+        except BaseException as error:
+            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            atomic_write_json(self.out / "metrics.json", {**self._metrics(status), "error": repr(error)})
+            raise
+        atomic_write_json(self.out / "metrics.json", metrics)
+        return metrics
+
+    def _run_epoch(self, epoch: int) -> dict:
+        cfg = self.config
+        start = time.perf_counter()
+        self.method.on_epoch_start(self, epoch)
+        for m in self.models:
+            m.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device)
+        record_train = cfg.run.record == "train"
+        bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False,
+                   disable=not cfg.run.progress, mininterval=0.5)
+        for batch in bar:
+            out = self.method.training_step(self, batch)
+            for opt in self.optimizers:
+                opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if cfg.optim.grad_clip:
+                for m in self.models:
+                    torch.nn.utils.clip_grad_norm_(m.parameters(), cfg.optim.grad_clip)
+            for opt, sched in zip(self.optimizers, self.schedulers):
+                opt.step()
+                sched.step()
+            if record_train:
+                self.stats.record(epoch, batch.idx, out.losses, out.logits, batch.y)
+            loss_sum += out.loss.detach()
+            correct += (out.logits.detach().argmax(1) == batch.y).sum()
+        if cfg.run.record == "eval":
+            logits = self.logits_on(self.train_x)
+            idx = torch.arange(len(self.train_y), device=self.device)
+            self.stats.record(epoch, idx, self.loss_fn(logits, self.train_y), logits, self.train_y)
+        extra = self.method.on_epoch_end(self, epoch) or {}
+        self._sync()
+        train_time = time.perf_counter() - start
+
+        row = {"epoch": epoch + 1, "lr": self.optimizers[0].param_groups[0]["lr"],
+               "train_loss": loss_sum.item() / len(self.loader),
+               "train_acc": correct.item() / len(self.train_y)}
+        row.update(self._clean_vs_noisy(epoch))
+        row["test_acc"] = self.evaluate(self.data.test)["acc"]
+        if self.data.val is not None:
+            row.update({f"val_{k}": v for k, v in self.evaluate(self.data.val).items()})
+        row.update(extra)
+        self._sync()
+        row["train_time"] = train_time
+        row["time"] = time.perf_counter() - start
+        if cfg.run.progress:
+            tqdm.write(f"epoch {epoch + 1}/{cfg.optim.epochs}  loss {row['train_loss']:.4f}  "
+                       f"train {row['train_acc']:.4f}  test {row['test_acc']:.4f}  ({row['time']:.1f}s)")
+        return row
+
+    def _clean_vs_noisy(self, epoch: int) -> dict:
+        """When the truth is known: this epoch's mean loss on clean vs mislabeled samples, and how
+        many mislabeled samples the model already predicts as their wrong label (memorisation)."""
+        if self.true_y is None:
+            return {}
+        noisy = self.train_y != self.true_y
+        if not noisy.any():
+            return {}
+        loss = self.stats.loss[epoch]
+        pred = self.stats.prediction
+        return {"clean_loss": loss[~noisy].nanmean().item(), "noisy_loss": loss[noisy].nanmean().item(),
+                "memorized": (pred[noisy] == self.train_y[noisy]).float().mean().item()}
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    # ----------------------------------------------------------------- outputs
+    def _metrics(self, status: str) -> dict:
+        accs = [row["test_acc"] for row in self.history]
+        best = int(np.argmax(accs)) if accs else None
+        train = self.data.train
+        return {
+            "status": status,
+            "method": self.config.method.name,
+            "dataset": self.config.data.name,
+            "noise": self.config.noise.type,
+            "noise_rate": self.config.noise.rate,
+            "actual_noise_rate": self.data.noise.get("actual_rate"),
+            "num_train": len(train), "num_test": len(self.data.test),
+            "num_val": 0 if self.data.val is None else len(self.data.val),
+            "device": str(self.device),
+            "best_test_acc": accs[best] if accs else None,
+            "best_epoch": best + 1 if accs else None,
+            "last_test_acc": accs[-1] if accs else None,
+            "total_time": sum(row["time"] for row in self.history),
+            "epochs": self.history,
+        }
+
+    def _write_samples(self) -> None:
+        train = self.data.train
+        with atomic_path(self.out / "samples.csv") as tmp:
+            self.stats.write_csv(tmp, train.labels, train.true_labels)
+        atomic_torch_save(self.out / "stats.pt", self.stats.state_dict())
+
+    def checkpoint(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "config": self.config.to_dict(),
+            "models": [m.state_dict() for m in self.models],
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "method": self.method.state_dict(),
+            "stats": self.stats.state_dict(),
+            "history": self.history,
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                    "python": random.getstate(), "loader": self.loader.generator.get_state()},
+        }
+
+    def _check_out_dir(self) -> None:
+        if self.out.exists() and any(self.out.iterdir()) and not self.config.run.overwrite:
+            raise NoisyLabelsError(
+                f"run folder {self.out} already exists and is not empty; choose another --out or pass --overwrite"
+            )
+
+
+def train(config: Config, splits: Optional[Splits] = None) -> dict:
+    """Train one run from a config (and optionally in-memory splits); returns its metrics."""
+    return Trainer(config, splits).fit()

@@ -1,0 +1,58 @@
+"""The method contract. The engine owns the loop; a method says what one step and each epoch do.
+
+Events, in order, for every epoch (see ``Trainer.fit``):
+  on_epoch_start(trainer, epoch)  -> selections, schedules, splits made from the statistics store
+  training_step(trainer, batch)   -> per batch: a StepOutput; the engine runs backward and steps
+  on_epoch_end(trainer, epoch)    -> returns extra metrics (a dict) for this epoch
+  predict(trainer, x)             -> logits for evaluation
+A method may write per-sample values into ``trainer.stats`` (batches carry dataset indices).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..data.device_loader import Batch
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from ..engine import Trainer
+
+METHODS = Registry("method")
+
+
+@dataclass
+class StepOutput:
+    loss: torch.Tensor  # scalar to backpropagate (the sum over networks for multi-network methods)
+    losses: torch.Tensor  # (B,) per-sample loss of network 0 on the observed labels, for the store
+    logits: torch.Tensor  # (B, C) network 0's logits on the batch
+
+
+class Method:
+    """Base class: one network, no per-epoch work, prediction with network 0."""
+
+    num_networks: int = 1
+
+    def setup(self, trainer: "Trainer") -> None:
+        """Called once after models, optimisers and the statistics store exist."""
+
+    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+        pass
+
+    def training_step(self, trainer: "Trainer", batch: Batch) -> StepOutput:
+        raise NotImplementedError
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int) -> dict:
+        return {}
+
+    def predict(self, trainer: "Trainer", x: torch.Tensor) -> torch.Tensor:
+        return trainer.forward(0, x)
+
+    def state_dict(self) -> dict:
+        """Method state to checkpoint (moving averages, selections, ...)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+import torch
+
+from noisylabels.data import LabeledData, Splits
+
+
+def blobs(n: int, num_classes: int = 3, dim: int = 6, seed: int = 0, image: bool = False) -> LabeledData:
+    """Linearly separable Gaussian blobs: learnable in a few steps, so tests can assert progress."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % num_classes
+    centers = np.random.default_rng(100).normal(0, 3, (num_classes, dim))  # the same for every seed
+    x = centers[y] + rng.normal(0, 1, (n, dim))
+    x = x.reshape(n, 1, 4, dim // 4) if image else x
+    return LabeledData(torch.tensor(x, dtype=torch.float32), torch.tensor(y), num_classes, name="blobs")
+
+
+@pytest.fixture
+def tiny_splits() -> Splits:
+    return Splits(blobs(240, seed=0), blobs(90, seed=1))
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    from noisylabels import Config
+
+    return Config.from_dict({
+        "data": {"name": "arrays"},
+        "model": {"name": "mlp", "options": {"hidden_sizes": [32]}},
+        "optim": {"epochs": 2, "batch_size": 32, "lr": 0.1},
+        "run": {"out": str(tmp_path / "run"), "progress": False, "device": "cpu"},
+    })

@@ -1,0 +1,100 @@
+import csv
+import json
+import math
+
+import pytest
+import torch
+
+from noisylabels import Config, NoisyLabelsError, Trainer
+from noisylabels.config import OptimConfig
+from noisylabels.engine import lr_multiplier
+
+
+def test_fit_writes_a_complete_run_folder(tiny_config, tiny_splits):
+    config = tiny_config.replace(noise={"type": "symmetric", "rate": 0.4}, optim={"epochs": 6})
+    trainer = Trainer(config, tiny_splits)
+    metrics = trainer.fit()
+    out = trainer.out
+    assert {p.name for p in out.iterdir()} == {"config.yaml", "noise.json", "metrics.json", "checkpoint.pt",
+                                               "samples.csv", "stats.pt"}
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(metrics)) and saved["status"] == "complete"
+    assert len(saved["epochs"]) == 6 and saved["last_test_acc"] == saved["epochs"][-1]["test_acc"]
+    assert saved["best_test_acc"] == max(e["test_acc"] for e in saved["epochs"])
+    # Clean test data stays learnable under 40% symmetric noise on separable blobs.
+    assert saved["best_test_acc"] > 0.8
+    for key in ("train_loss", "train_acc", "time", "train_time", "lr", "clean_loss", "noisy_loss", "memorized"):
+        assert key in saved["epochs"][0]
+    # Mislabeled samples have the larger loss once the model fits the clean majority.
+    assert saved["epochs"][-1]["noisy_loss"] > saved["epochs"][-1]["clean_loss"]
+    noise = json.loads((out / "noise.json").read_text())
+    assert abs(noise["actual_rate"] - 0.4) < 0.12
+    rows = list(csv.DictReader(open(out / "samples.csv")))
+    assert len(rows) == 240 and {"index", "label", "true_label", "mean_loss", "last_loss",
+                                 "mean_margin", "prediction"} <= set(rows[0])
+    assert sum(r["label"] != r["true_label"] for r in rows) == round(noise["actual_rate"] * 240)
+
+
+def test_same_seed_same_run(tiny_config, tiny_splits, tmp_path):
+    runs = [Trainer(tiny_config.replace(run={"out": str(tmp_path / f"r{i}")}), tiny_splits) for i in range(2)]
+    first, second = (r.fit() for r in runs)
+    assert [e["train_loss"] for e in first["epochs"]] == [e["train_loss"] for e in second["epochs"]]
+    assert torch.equal(runs[0].stats.loss, runs[1].stats.loss)
+
+
+def test_eval_recording_matches_a_fresh_forward_pass(tiny_config, tiny_splits):
+    trainer = Trainer(tiny_config.replace(run={"record": "eval"}), tiny_splits)
+    trainer.fit()
+    model = trainer.models[0].eval()
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(model(trainer.train_x), trainer.train_y, reduction="none")
+    assert torch.allclose(trainer.stats.loss[-1], expected, atol=1e-5)
+
+
+def test_validation_split_is_reported(tiny_config, tiny_splits):
+    config = tiny_config.replace(data={"val_fraction": 0.25}, noise={"type": "pair", "rate": 0.3})
+    metrics = Trainer(config, tiny_splits).fit()
+    assert metrics["num_val"] == 60 and metrics["num_train"] == 180
+    assert 0 <= metrics["epochs"][0]["val_acc"] <= 1  # clean validation labels: no clean_acc column
+
+
+def test_existing_run_folder_needs_overwrite(tiny_config, tiny_splits):
+    Trainer(tiny_config, tiny_splits).fit()
+    with pytest.raises(NoisyLabelsError, match="already exists"):
+        Trainer(tiny_config, tiny_splits)
+    Trainer(tiny_config.replace(run={"overwrite": True}), tiny_splits).fit()
+
+
+def test_a_crash_is_recorded_as_failed_not_complete(tiny_config, tiny_splits):
+    trainer = Trainer(tiny_config, tiny_splits)
+
+    def broken(*_):
+        raise RuntimeError("boom")
+
+    trainer.method.on_epoch_end = broken
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.fit()
+    metrics = json.loads((trainer.out / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "boom" in metrics["error"]
+    assert not (trainer.out / "samples.csv").exists()
+
+
+def test_bad_input_leaves_no_run_folder(tiny_config, tiny_splits):
+    with pytest.raises(NoisyLabelsError, match="unknown method 'magic'"):
+        Trainer(tiny_config.replace(method={"name": "magic"}), tiny_splits)
+    assert not (tiny_config.run.out and __import__("pathlib").Path(tiny_config.run.out).exists())
+
+
+@pytest.mark.parametrize("schedule, at_end", [("cosine", 0.0), ("constant", 1.0), ("onecycle", 0.0)])
+def test_schedules(schedule, at_end):
+    f = lr_multiplier(OptimConfig(schedule=schedule, epochs=10), steps_per_epoch=100)
+    assert math.isclose(f(999), at_end, abs_tol=1e-9)
+    if schedule == "onecycle":
+        assert math.isclose(f(299), 1.0) and f(0) < 0.01
+
+
+def test_multistep_and_warmup():
+    f = lr_multiplier(OptimConfig(schedule="multistep", milestones=[2, 4], gamma=0.1, epochs=6,
+                                  warmup_epochs=1), steps_per_epoch=10)
+    assert math.isclose(f(4), 0.5) and math.isclose(f(9), 1.0)
+    assert math.isclose(f(19), 0.1) and math.isclose(f(39), 0.01)
