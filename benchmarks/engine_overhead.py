@@ -24,12 +24,13 @@ def bare_epoch(trainer: Trainer, seed: int) -> float:
     """The loop a researcher would write by hand, on the engine's own device tensors."""
     cfg = trainer.config
     torch.manual_seed(seed)
-    model = create_model(cfg.model.name, trainer.num_classes, trainer.data.train.in_shape).to(trainer.device)
+    model = create_model(cfg.model.name, trainer.num_classes, trainer.data.train.in_shape)
+    model = model.to(trainer.device, memory_format=trainer.memory_format)  # as an expert would write it
     opt = torch.optim.SGD(model.parameters(), lr=cfg.optim.lr, momentum=cfg.optim.momentum,
                           weight_decay=cfg.optim.weight_decay, nesterov=True)
     augment = make_augment(cfg.data.augment, trainer.data.train.in_shape)
     x, y, bs = trainer.train_x, trainer.train_y, cfg.optim.batch_size
-    test_x, test_y = trainer.data.test.x.to(trainer.device), trainer.data.test.labels.to(trainer.device)
+    test_x, test_y = trainer.data.test.x, trainer.data.test.labels.to(trainer.device)
     gen = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     model.train()

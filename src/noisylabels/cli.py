@@ -90,8 +90,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def cmd_train(args) -> int:
     from .engine import Trainer
+    from .noise import format_noise_summary
 
     trainer = Trainer(config_from_args(args))
+    if trainer.data.noise and trainer.config.run.progress:
+        print(format_noise_summary(trainer.data.noise))
     metrics = trainer.fit()
     print(f"done: best test acc {metrics['best_test_acc']:.4f} (epoch {metrics['best_epoch']}), "
           f"last {metrics['last_test_acc']:.4f}; results in {trainer.out}")

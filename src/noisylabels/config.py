@@ -66,6 +66,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool = False  # bfloat16 autocast, on CUDA only
+    channels_last: bool = True  # image tensors and models in channels-last memory format
     out: Optional[str] = None  # run folder; default runs/<dataset>-<noise>-<method>-s<seed>
     overwrite: bool = False
     record: str = "train"  # per-sample loss from the training forward pass, or an eval-mode pass

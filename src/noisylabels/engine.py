@@ -109,11 +109,19 @@ class Trainer:
         self.num_classes = train.num_classes
         self.method = METHODS.build(config.method.name, **config.method.options)
         self.loss_fn = create_loss(config.method.loss, **config.method.loss_options)
+        # Channels-last images: max-pooling and convolutions run about 2x faster on CPU, and it is
+        # the layout GPU tensor cores want.
+        self.memory_format = (torch.channels_last if train.is_image and config.run.channels_last
+                              else torch.contiguous_format)
         self.models = [create_model(config.model.name, self.num_classes, train.in_shape, **config.model.options)
-                       .to(self.device) for _ in range(self.method.num_networks)]
+                       .to(self.device, memory_format=self.memory_format)
+                       for _ in range(self.method.num_networks)]
 
-        # The training split lives on the device; batches are index slices of it.
-        self.train_x = train.x.to(self.device)
+        # Every split lives on the device; training batches are index slices of it.
+        for split in (self.data.test, self.data.val):
+            if split is not None:
+                split.x = self.to_device(split.x)
+        self.train_x = self.to_device(train.x)
         self.train_y = train.labels.to(self.device)
         self.true_y = None if train.true_labels is None else train.true_labels.to(self.device)
         self.loader = DeviceLoader(self.train_x, self.train_y, config.optim.batch_size,
@@ -129,6 +137,10 @@ class Trainer:
         self.method.setup(self)
 
     # ----------------------------------------------------------------- helpers methods use
+    def to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """Features on the training device in the run's memory format."""
+        return x.to(self.device, memory_format=self.memory_format) if x.ndim == 4 else x.to(self.device)
+
     def forward(self, net: int, x: torch.Tensor) -> torch.Tensor:
         """Logits of network ``net`` (bfloat16 autocast on CUDA when run.amp is set), as float32."""
         amp = self.config.run.amp and self.device.type == "cuda"
@@ -143,7 +155,7 @@ class Trainer:
         for m in self.models:
             m.eval()
         size = self.config.run.eval_batch_size
-        out = torch.cat([predict(x[i:i + size].to(self.device)) for i in range(0, len(x), size)])
+        out = torch.cat([predict(self.to_device(x[i:i + size])) for i in range(0, len(x), size)])
         for m, mode in zip(self.models, modes):
             m.train(mode)
         return out
@@ -194,7 +206,8 @@ class Trainer:
         record_train = cfg.run.record == "train"
         bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False,
                    disable=not cfg.run.progress, mininterval=0.5)
-        for batch in bar:
+        show_every = max(1, len(self.loader) // 20)  # .item() syncs the device: only now and then
+        for step, batch in enumerate(bar):
             out = self.method.training_step(self, batch)
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
@@ -209,6 +222,10 @@ class Trainer:
                 self.stats.record(epoch, batch.idx, out.losses, out.logits, batch.y)
             loss_sum += out.loss.detach()
             correct += (out.logits.detach().argmax(1) == batch.y).sum()
+            if cfg.run.progress and (step + 1) % show_every == 0:
+                seen = min((step + 1) * cfg.optim.batch_size, len(self.train_y))
+                bar.set_postfix(loss=f"{loss_sum.item() / (step + 1):.4f}", acc=f"{correct.item() / seen:.4f}",
+                                refresh=False)
         if cfg.run.record == "eval":
             logits = self.logits_on(self.train_x)
             idx = torch.arange(len(self.train_y), device=self.device)
