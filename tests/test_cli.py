@@ -109,3 +109,14 @@ def test_bad_input_is_one_line_and_leaves_no_run_folder(tmp_path, capsys, name, 
 def test_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "noisylabels", "list", "methods"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("methods: ")
+
+
+def test_demo_runs_and_writes_its_table(tmp_path, capsys):
+    code, out, _ = run(["demo", "--dataset", "digits", "--subset", "300", "--epochs", "1", "--out", str(tmp_path),
+                        "--device", "cpu", "--no-progress"], capsys)
+    assert code == 0
+    table = (tmp_path / "results.md").read_text()
+    assert "| ce-noisy | ce | 40% symmetric |" in table and "| ce-clean | ce | clean |" in table
+    assert table.strip() in out
+    for run_name in ("ce-noisy", "ce-clean"):
+        assert json.loads((tmp_path / run_name / "metrics.json").read_text())["status"] == "complete"

@@ -98,3 +98,36 @@ def test_multistep_and_warmup():
                                   warmup_epochs=1), steps_per_epoch=10)
     assert math.isclose(f(4), 0.5) and math.isclose(f(9), 1.0)
     assert math.isclose(f(19), 0.1) and math.isclose(f(39), 0.01)
+
+
+def test_devices():
+    from noisylabels.engine import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(NoisyLabelsError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(NoisyLabelsError, match="not available on this machine"):
+            resolve_device("cuda")
+
+
+def test_checkpoint_restores_the_model(tiny_config, tiny_splits):
+    trainer = Trainer(tiny_config, tiny_splits)
+    trainer.fit()
+    state = torch.load(trainer.out / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 1 and len(state["history"]) == 2 and state["config"] == tiny_config.to_dict()
+    fresh = Trainer(tiny_config.replace(run={"overwrite": True}), tiny_splits)
+    fresh.models[0].load_state_dict(state["models"][0])
+    assert fresh.evaluate(fresh.data.test) == trainer.evaluate(trainer.data.test)
+    assert torch.equal(state["stats"]["loss"].nan_to_num(), trainer.stats.loss.nan_to_num())
+
+
+def test_image_data_runs_channels_last(tiny_config):
+    from conftest import blobs
+    from noisylabels import Splits
+
+    splits = Splits(blobs(120, dim=8, image=True), blobs(30, dim=8, seed=1, image=True))
+    trainer = Trainer(tiny_config.replace(model={"name": "cnn", "options": {}}), splits)
+    assert trainer.train_x.is_contiguous(memory_format=torch.channels_last)
+    assert trainer.fit()["status"] == "complete"

@@ -121,7 +121,7 @@ def cmd_demo(args) -> int:
     from .demo import run_demo
 
     run_demo(out=args.out, epochs=args.epochs, subset=args.subset, seed=args.seed,
-             device=args.device, progress=not args.no_progress)
+             device=args.device, progress=not args.no_progress, dataset=args.dataset)
     return 0
 
 
@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: Fashion-MNIST, 40%% symmetric noise, methods vs CE")
     p.add_argument("--out", default="runs/demo")
+    p.add_argument("--dataset", default="fashion_mnist", help="another registered dataset, e.g. digits")
     p.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the demo's budget)")
     p.add_argument("--subset", type=int, default=None, help="training samples (default: the demo's budget)")
     p.add_argument("--seed", type=int, default=0)

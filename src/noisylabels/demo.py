@@ -25,9 +25,9 @@ DEMO_RUNS = [
 
 
 def run_demo(out: str = "runs/demo", epochs: Optional[int] = None, subset: Optional[int] = None,
-             seed: int = 0, device: str = "auto", progress: bool = True) -> list[dict]:
+             seed: int = 0, device: str = "auto", progress: bool = True, dataset: str = "fashion_mnist") -> list[dict]:
     base = Config.from_dict({
-        "data": {"name": "fashion_mnist", "subset": subset or DEMO_SUBSET},
+        "data": {"name": dataset, "subset": subset or DEMO_SUBSET},
         "optim": {"epochs": epochs or DEMO_EPOCHS},
         "run": {"seed": seed, "device": device, "progress": progress, "overwrite": True},
     })
@@ -47,7 +47,7 @@ def run_demo(out: str = "runs/demo", epochs: Optional[int] = None, subset: Optio
 
 
 def format_table(rows: list[dict], config: Config) -> str:
-    head = (f"Fashion-MNIST, {config.data.subset} training samples, model {config.model.name}, "
+    head = (f"{config.data.name}, {config.data.subset} training samples, model {config.model.name}, "
             f"{config.optim.epochs} epochs, seed {config.run.seed}: test accuracy\n\n"
             "| run | method | training labels | best | last | s/epoch |\n|---|---|---|---|---|---|")
     lines = [f"| {r['run']} | {r['method']} | {r['labels']} | {r['best']:.4f} | {r['last']:.4f} | "
