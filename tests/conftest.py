@@ -30,3 +30,8 @@ def tiny_config(tmp_path):
         "optim": {"epochs": 2, "batch_size": 32, "lr": 0.1},
         "run": {"out": str(tmp_path / "run"), "progress": False, "device": "cpu"},
     })
+
+
+@pytest.fixture
+def make_blobs():
+    return blobs

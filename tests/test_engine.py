@@ -123,11 +123,10 @@ def test_checkpoint_restores_the_model(tiny_config, tiny_splits):
     assert torch.equal(state["stats"]["loss"].nan_to_num(), trainer.stats.loss.nan_to_num())
 
 
-def test_image_data_runs_channels_last(tiny_config):
-    from conftest import blobs
+def test_image_data_runs_channels_last(tiny_config, make_blobs):
     from noisylabels import Splits
 
-    splits = Splits(blobs(120, dim=8, image=True), blobs(30, dim=8, seed=1, image=True))
+    splits = Splits(make_blobs(120, dim=8, image=True), make_blobs(30, dim=8, seed=1, image=True))
     trainer = Trainer(tiny_config.replace(model={"name": "cnn", "options": {}}), splits)
     assert trainer.train_x.is_contiguous(memory_format=torch.channels_last)
     assert trainer.fit()["status"] == "complete"
