@@ -28,7 +28,7 @@ def tiny_config(tmp_path):
         "data": {"name": "arrays"},
         "model": {"name": "mlp", "options": {"hidden_sizes": [32]}},
         "optim": {"epochs": 2, "batch_size": 32, "lr": 0.1},
-        "run": {"out": str(tmp_path / "run"), "progress": False, "device": "cpu"},
+        "run": {"out": str(tmp_path / "run"), "progress": False, "device": "cpu", "plots": False},
     })
 
 

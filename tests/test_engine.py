@@ -11,12 +11,12 @@ from noisylabels.engine import lr_multiplier
 
 
 def test_fit_writes_a_complete_run_folder(tiny_config, tiny_splits):
-    config = tiny_config.replace(noise={"type": "symmetric", "rate": 0.4}, optim={"epochs": 6})
+    config = tiny_config.replace(noise={"type": "symmetric", "rate": 0.4}, optim={"epochs": 6}, run={"plots": True})
     trainer = Trainer(config, tiny_splits)
     metrics = trainer.fit()
     out = trainer.out
     assert {p.name for p in out.iterdir()} == {"config.yaml", "noise.json", "metrics.json", "checkpoint.pt",
-                                               "samples.csv", "stats.pt"}
+                                               "samples.csv", "stats.pt", "loss_histograms.png"}
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics)) and saved["status"] == "complete"
     assert len(saved["epochs"]) == 6 and saved["last_test_acc"] == saved["epochs"][-1]["test_acc"]
@@ -87,17 +87,19 @@ def test_bad_input_leaves_no_run_folder(tiny_config, tiny_splits):
 
 @pytest.mark.parametrize("schedule, at_end", [("cosine", 0.0), ("constant", 1.0), ("onecycle", 0.0)])
 def test_schedules(schedule, at_end):
-    f = lr_multiplier(OptimConfig(schedule=schedule, epochs=10), steps_per_epoch=100)
-    assert math.isclose(f(999), at_end, abs_tol=1e-9)
+    optim = OptimConfig(schedule=schedule, epochs=10)
+    assert math.isclose(lr_multiplier(optim, 10.0), at_end, abs_tol=1e-9)
     if schedule == "onecycle":
-        assert math.isclose(f(299), 1.0) and f(0) < 0.01
+        assert math.isclose(lr_multiplier(optim, 3.0), 1.0) and lr_multiplier(optim, 0.01) < 0.01
 
 
-def test_multistep_and_warmup():
-    f = lr_multiplier(OptimConfig(schedule="multistep", milestones=[2, 4], gamma=0.1, epochs=6,
-                                  warmup_epochs=1), steps_per_epoch=10)
-    assert math.isclose(f(4), 0.5) and math.isclose(f(9), 1.0)
-    assert math.isclose(f(19), 0.1) and math.isclose(f(39), 0.01)
+def test_multistep_warmup_and_restart():
+    optim = OptimConfig(schedule="multistep", milestones=[2, 4], gamma=0.1, epochs=6, warmup_epochs=1)
+    assert math.isclose(lr_multiplier(optim, 0.5), 0.5) and math.isclose(lr_multiplier(optim, 1.0), 1.0)
+    assert math.isclose(lr_multiplier(optim, 2.0), 0.1) and math.isclose(lr_multiplier(optim, 4.0), 0.01)
+    cosine = OptimConfig(schedule="cosine", epochs=10)
+    # A network restarted at epoch 4 runs the cosine over the 6 epochs left.
+    assert math.isclose(lr_multiplier(cosine, 4.0, start=4), 1.0) and math.isclose(lr_multiplier(cosine, 7.0, start=4), 0.5)
 
 
 def test_devices():

@@ -72,6 +72,7 @@ class RunConfig:
     record: str = "train"  # per-sample loss from the training forward pass, or an eval-mode pass
     eval_batch_size: int = 1024
     checkpoint: bool = True
+    plots: bool = True  # PNG diagnostics at the end of a run (loss histograms, selection curves)
     progress: bool = True
 
 

@@ -22,6 +22,7 @@ from .data.augment import make_augment
 from .data.dataset import LabeledData, Splits
 from .data.device_loader import DeviceLoader
 from .data.prepare import prepare_data
+from .diagnostics import selection_report
 from .errors import NoisyLabelsError
 from .io import atomic_path, atomic_torch_save, atomic_write_json
 from .losses import create_loss
@@ -30,7 +31,8 @@ from .models import create_model
 from .stats import SampleStats
 
 
-RUN_FILES = ("config.yaml", "noise.json", "metrics.json", "checkpoint.pt", "samples.csv", "stats.pt")
+RUN_FILES = ("config.yaml", "noise.json", "metrics.json", "checkpoint.pt", "samples.csv", "stats.pt",
+             "loss_histograms.png", "selection.png")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -57,23 +59,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def lr_multiplier(optim, steps_per_epoch: int):
-    """The schedule as a function of the step count: a multiplier of the base learning rate."""
-    total = optim.epochs
+def lr_multiplier(optim, progress: float, start: float = 0.0) -> float:
+    """The schedule's multiple of the base learning rate after ``progress`` epochs (fractional).
 
-    def multiplier(step: int) -> float:
-        progress = (step + 1) / steps_per_epoch  # in epochs
-        if optim.schedule == "onecycle":  # linear up over the first 30%, linear down to 0
-            peak = 0.3 * total
-            return progress / peak if progress < peak else max(0.0, (total - progress) / (total - peak))
-        warm = min(1.0, progress / optim.warmup_epochs) if optim.warmup_epochs > 0 else 1.0
-        if optim.schedule == "cosine":
-            return warm * 0.5 * (1 + math.cos(math.pi * min(progress, total) / total))
-        if optim.schedule == "multistep":
-            return warm * optim.gamma ** sum(progress >= m for m in optim.milestones)
-        return warm
-
-    return multiplier
+    A network restarted at epoch ``start`` runs the schedule over the remaining epochs.
+    """
+    total = optim.epochs - start
+    progress = progress - start
+    if optim.schedule == "onecycle":  # linear up over the first 30%, linear down to 0
+        peak = 0.3 * total
+        return progress / peak if progress < peak else max(0.0, (total - progress) / (total - peak))
+    warm = min(1.0, progress / optim.warmup_epochs) if optim.warmup_epochs > 0 else 1.0
+    if optim.schedule == "cosine":
+        return warm * 0.5 * (1 + math.cos(math.pi * min(progress, total) / total))
+    if optim.schedule == "multistep":
+        return warm * optim.gamma ** sum(progress + start >= m for m in optim.milestones)
+    return warm
 
 
 def make_optimizer(params, optim) -> torch.optim.Optimizer:
@@ -127,16 +128,33 @@ class Trainer:
         self.loader = DeviceLoader(self.train_x, self.train_y, config.optim.batch_size,
                                    augment=make_augment(config.data.augment, train.in_shape),
                                    generator=torch.Generator().manual_seed(config.run.seed))
-        steps = len(self.loader)
         self.optimizers = [make_optimizer(m.parameters(), config.optim) for m in self.models]
-        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_multiplier(config.optim, steps))
-                           for o in self.optimizers]
+        self.schedule_start = [0] * len(self.models)  # epoch each network's schedule (re)started
         self.stats = SampleStats(len(train), config.optim.epochs, self.device)
         self.epoch = 0
         self.history: list[dict] = []
         self.method.setup(self)
 
     # ----------------------------------------------------------------- helpers methods use
+    def restart_network(self, net: int) -> None:
+        """Fresh weights, optimiser and learning-rate schedule for network ``net`` from this epoch on
+        (for methods that select data, then train a new network on it)."""
+        cfg = self.config
+        torch.manual_seed(cfg.run.seed + 1000 * (self.epoch + 1) + net)
+        self.models[net] = (create_model(cfg.model.name, self.num_classes, self.data.train.in_shape,
+                                         **cfg.model.options).to(self.device, memory_format=self.memory_format))
+        self.optimizers[net] = make_optimizer(self.models[net].parameters(), cfg.optim)
+        self.schedule_start[net] = self.epoch
+
+    def selection_metrics(self, selected: torch.Tensor) -> dict:
+        """Store a (N,) bool selection as the per-sample value ``selected`` and, when the truth is
+        known, return its precision (kept samples that are clean) and recall (clean samples kept),
+        overall and per observed class."""
+        self.stats.set_value("selected", torch.arange(len(selected), device=self.device), selected.float())
+        if self.true_y is None:
+            return {"selection_size": int(selected.sum())}
+        return selection_report(selected, self.train_y, self.true_y, self.num_classes)
+
     def to_device(self, x: torch.Tensor) -> torch.Tensor:
         """Features on the training device in the run's memory format."""
         return x.to(self.device, memory_format=self.memory_format) if x.ndim == 4 else x.to(self.device)
@@ -187,6 +205,8 @@ class Trainer:
                 if self.config.run.checkpoint:
                     atomic_torch_save(self.out / "checkpoint.pt", self.checkpoint())
             self._write_samples()
+            if self.config.run.plots:
+                self._write_plots()
             metrics = self._metrics("complete")
         except BaseException as error:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -215,17 +235,19 @@ class Trainer:
             if cfg.optim.grad_clip:
                 for m in self.models:
                     torch.nn.utils.clip_grad_norm_(m.parameters(), cfg.optim.grad_clip)
-            for opt, sched in zip(self.optimizers, self.schedulers):
+            progress = epoch + (step + 1) / len(self.loader)
+            for net, opt in enumerate(self.optimizers):
+                lr = cfg.optim.lr * lr_multiplier(cfg.optim, progress, self.schedule_start[net])
+                for group in opt.param_groups:
+                    group["lr"] = lr
                 opt.step()
-                sched.step()
             if record_train:
                 self.stats.record(epoch, batch.idx, out.losses, out.logits, batch.y)
             loss_sum += out.loss.detach()
             correct += (out.logits.detach().argmax(1) == batch.y).sum()
             if cfg.run.progress and (step + 1) % show_every == 0:
-                seen = min((step + 1) * cfg.optim.batch_size, len(self.train_y))
-                bar.set_postfix(loss=f"{loss_sum.item() / (step + 1):.4f}", acc=f"{correct.item() / seen:.4f}",
-                                refresh=False)
+                bar.set_postfix(loss=f"{loss_sum.item() / (step + 1):.4f}",
+                                acc=f"{correct.item() / ((step + 1) * cfg.optim.batch_size):.4f}", refresh=False)
         if cfg.run.record == "eval":
             logits = self.logits_on(self.train_x)
             idx = torch.arange(len(self.train_y), device=self.device)
@@ -234,9 +256,10 @@ class Trainer:
         self._sync()
         train_time = time.perf_counter() - start
 
+        seen = len(self.loader.indices) if self.loader.indices is not None else len(self.train_y)
         row = {"epoch": epoch + 1, "lr": self.optimizers[0].param_groups[0]["lr"],
                "train_loss": loss_sum.item() / len(self.loader),
-               "train_acc": correct.item() / len(self.train_y)}
+               "train_acc": correct.item() / max(1, seen)}
         row.update(self._clean_vs_noisy(epoch))
         row["test_acc"] = self.evaluate(self.data.test)["acc"]
         if self.data.val is not None:
@@ -286,6 +309,7 @@ class Trainer:
             "best_epoch": best + 1 if accs else None,
             "last_test_acc": accs[-1] if accs else None,
             "total_time": sum(row["time"] for row in self.history),
+            "report": self.method.report(self),
             "epochs": self.history,
         }
 
@@ -295,13 +319,25 @@ class Trainer:
             self.stats.write_csv(tmp, train.labels, train.true_labels)
         atomic_torch_save(self.out / "stats.pt", self.stats.state_dict())
 
+    def _write_plots(self) -> None:
+        """Clean-vs-noisy loss histograms per class, and selection precision/recall over epochs."""
+        from .report import plot_loss_histograms, plot_selection_curves
+
+        train = self.data.train
+        if train.true_labels is not None and not torch.equal(train.true_labels, train.labels):
+            scores = self.stats.values.get("score", self.stats.mean_loss())
+            plot_loss_histograms(scores, train.labels, train.true_labels, self.out / "loss_histograms.png",
+                                 class_names=train.class_names, title="per-sample score, clean vs. mislabeled")
+        if any("selection_precision" in row for row in self.history):
+            plot_selection_curves(self.history, self.out / "selection.png", title=self.config.method.name)
+
     def checkpoint(self) -> dict:
         return {
             "epoch": self.epoch,
             "config": self.config.to_dict(),
             "models": [m.state_dict() for m in self.models],
             "optimizers": [o.state_dict() for o in self.optimizers],
-            "schedulers": [s.state_dict() for s in self.schedulers],
+            "schedule_start": self.schedule_start,
             "method": self.method.state_dict(),
             "stats": self.stats.state_dict(),
             "history": self.history,

@@ -37,17 +37,19 @@ class DeviceLoader:
         self.shuffle, self.drop_last = shuffle, drop_last
         self.augment = augment
         self.generator = generator if generator is not None else torch.Generator()
+        self.indices: Optional[torch.Tensor] = None  # iterate over these samples only (None: all)
 
     def __len__(self) -> int:
-        n = len(self.x)
+        n = len(self.x) if self.indices is None else len(self.indices)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
-        n = len(self.x)
+        pool = torch.arange(len(self.x), device=self.x.device) if self.indices is None else self.indices
+        n = len(pool)
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.x.device)
+            order = pool[torch.randperm(n, generator=self.generator).to(pool.device)]
         else:
-            order = torch.arange(n, device=self.x.device)
+            order = pool
         for i in range(len(self)):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             x = self.x[idx]

@@ -1,5 +1,5 @@
 """Training methods, registered by name. Each is one small file over the one engine."""
-from . import erm
+from . import coteaching, erm, rsl, small_loss
 from .base import METHODS, Method, StepOutput
 
-__all__ = ["METHODS", "Method", "StepOutput", "erm"]
+__all__ = ["METHODS", "Method", "StepOutput", "coteaching", "erm", "rsl", "small_loss"]

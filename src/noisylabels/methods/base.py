@@ -50,6 +50,10 @@ class Method:
     def predict(self, trainer: "Trainer", x: torch.Tensor) -> torch.Tensor:
         return trainer.forward(0, x)
 
+    def report(self, trainer: "Trainer") -> dict:
+        """Method-level results for metrics.json (e.g. estimated noise rates); JSON-friendly."""
+        return {}
+
     def state_dict(self) -> dict:
         """Method state to checkpoint (moving averages, selections, ...)."""
         return {}

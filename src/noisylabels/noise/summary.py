@@ -75,11 +75,17 @@ def estimate_transition(true_labels, noisy_labels, num_classes: int) -> np.ndarr
     return transition
 
 
+def dominant_rows(transition: np.ndarray) -> list[bool]:
+    """Per row (true class): does the diagonal entry strictly exceed every other entry of the row?"""
+    off_diagonal = np.array(transition, dtype=np.float64)
+    diagonal = np.diag(off_diagonal).copy()
+    np.fill_diagonal(off_diagonal, -np.inf)
+    return [bool(d > m) for d, m in zip(diagonal, off_diagonal.max(axis=1))]
+
+
 def is_diagonally_dominant(transition: np.ndarray) -> bool:
     """True when, in every row, the diagonal entry strictly exceeds every other entry of that row."""
-    off_diagonal = transition.copy()
-    np.fill_diagonal(off_diagonal, -np.inf)
-    return bool(np.all(np.diag(transition) > off_diagonal.max(axis=1)))
+    return all(dominant_rows(transition))
 
 
 def noise_summary(

@@ -1,0 +1,38 @@
+"""Estimating each observed class's noise rate eta_i when it is not known (the usual real case)."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import NoisyLabelsError
+from .gmm import gmm_1d
+
+ESTIMATORS = ("gmm", "prediction")
+
+
+def gmm_noise_rates(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(C,) per observed class: the mean posterior of the high-loss component of a 2-component GMM
+    fitted to that class's scores (epoch-mean losses). A class with fewer than 4 samples gets 0."""
+    rates = torch.zeros(num_classes, dtype=torch.float64)
+    for c in range(num_classes):
+        members = scores[labels == c]
+        members = members[torch.isfinite(members)]
+        if len(members) >= 4 and members.max() > members.min():
+            rates[c] = gmm_1d(members).posterior[:, 1].mean().item()
+    return rates
+
+
+def prediction_noise_rates(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(C,) per observed class: the fraction of its samples the model predicts as another class."""
+    disagree = (predictions != labels).double()
+    counts = torch.bincount(labels, minlength=num_classes).double()
+    return torch.zeros(num_classes, dtype=torch.float64, device=labels.device).index_add_(
+        0, labels, disagree).cpu() / counts.clamp_min(1).cpu()
+
+
+def estimate_noise_rates(method: str, *, scores=None, predictions=None, labels, num_classes: int) -> torch.Tensor:
+    """Dispatch by name: ``gmm`` (needs scores) or ``prediction`` (needs predictions)."""
+    if method == "gmm":
+        return gmm_noise_rates(scores, labels, num_classes)
+    if method == "prediction":
+        return prediction_noise_rates(predictions, labels, num_classes)
+    raise NoisyLabelsError(f"unknown noise-rate estimator '{method}'; choose one of: {', '.join(ESTIMATORS)}")

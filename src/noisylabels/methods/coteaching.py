@@ -1,0 +1,69 @@
+"""Co-teaching and Co-teaching+: two networks teach each other with their small-loss samples."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import NoisyLabelsError
+from ..functional import forget_rate_schedule, masked_mean, select_within
+from .base import METHODS, Method, StepOutput
+from .small_loss import resolve_forget_rate
+
+
+@METHODS.register("coteaching")
+class CoTeaching(Method):
+    """Each batch, each network picks its (1 - forget rate) smallest-loss samples and the *other*
+    network trains on them. ``predict_with``: "net1" or "both" (mean of the two softmaxes)."""
+
+    num_networks = 2
+    disagreement = False
+
+    def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
+                 predict_with: str = "net1"):
+        if predict_with not in ("net1", "both"):
+            raise NoisyLabelsError(f"predict_with must be 'net1' or 'both', got '{predict_with}'")
+        self.forget_rate, self.num_gradual, self.exponent = forget_rate, num_gradual, exponent
+        self.predict_with = predict_with
+        self.init_epoch = 0
+
+    def setup(self, trainer):
+        rate = resolve_forget_rate(self.forget_rate, trainer, trainer.config.method.name)
+        self.schedule = forget_rate_schedule(rate, trainer.config.optim.epochs, self.num_gradual, self.exponent)
+        self.selected = torch.zeros(len(trainer.train_y), dtype=torch.bool, device=trainer.device)
+
+    def on_epoch_start(self, trainer, epoch):
+        self.selected.zero_()
+
+    def training_step(self, trainer, batch):
+        logits1, logits2 = trainer.forward(0, batch.x), trainer.forward(1, batch.x)
+        losses1, losses2 = trainer.loss_fn(logits1, batch.y), trainer.loss_fn(logits2, batch.y)
+        candidates = torch.ones_like(batch.y, dtype=torch.bool)
+        if self.disagreement and trainer.epoch >= self.init_epoch:
+            candidates = logits1.argmax(1) != logits2.argmax(1)
+        keep = 1.0 - self.schedule[trainer.epoch]
+        picked1 = select_within(losses1.detach(), candidates, keep)  # network 1's picks teach network 2
+        picked2 = select_within(losses2.detach(), candidates, keep)
+        self.selected[batch.idx] = picked1
+        loss = masked_mean(losses1, picked2) + masked_mean(losses2, picked1)
+        return StepOutput(loss, losses1, logits1)
+
+    def on_epoch_end(self, trainer, epoch):
+        return {"forget_rate": self.schedule[epoch], **trainer.selection_metrics(self.selected)}
+
+    def predict(self, trainer, x):
+        if self.predict_with == "net1":
+            return trainer.forward(0, x)
+        probs = (torch.softmax(trainer.forward(0, x), 1) + torch.softmax(trainer.forward(1, x), 1)) / 2
+        return torch.log(probs.clamp_min(1e-12))
+
+
+@METHODS.register("coteaching_plus")
+class CoTeachingPlus(CoTeaching):
+    """Co-teaching+: from ``init_epoch`` on, only samples on which the two networks' predictions
+    disagree are candidates; a batch without disagreement updates nothing."""
+
+    disagreement = True
+
+    def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
+                 predict_with: str = "net1", init_epoch: int = 0):
+        super().__init__(forget_rate, num_gradual, exponent, predict_with)
+        self.init_epoch = init_epoch

@@ -1,0 +1,4 @@
+"""Figures for a finished run: loss histograms per class and selection curves over epochs."""
+from .plots import plot_loss_histograms, plot_selection_curves
+
+__all__ = ["plot_loss_histograms", "plot_selection_curves"]

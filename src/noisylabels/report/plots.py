@@ -1,0 +1,174 @@
+"""PNG figures for a run, drawn off-screen and written atomically.
+
+The Figure API with an explicit Agg canvas is used instead of pyplot, so plotting here never
+changes the user's backend or leaves figures open in pyplot's global registry.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ..io import atomic_path
+
+_CLEAN_COLOR = "tab:blue"
+_NOISY_COLOR = "tab:red"
+_MAX_COLS = 5
+_DPI = 100
+
+
+def _to_numpy(x) -> np.ndarray:
+    """Any array-like or tensor (on any device) -> numpy array."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)  # attaches itself to fig; no pyplot, no global state
+    return fig
+
+
+def _save_png(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` so that ``path`` is never a half-written file."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        # The temp name ends in ".tmp", so the format cannot be inferred from the suffix.
+        fig.savefig(tmp, format="png", dpi=_DPI)
+    return path
+
+
+def _class_title(c: int, class_names: Optional[Sequence[str]]) -> str:
+    if class_names is not None and 0 <= c < len(class_names):
+        return str(class_names[c])
+    return f"class {c}"
+
+
+def plot_loss_histograms(scores, labels, true_labels, path: str | Path, *,
+                         class_names: Optional[Sequence[str]] = None, bins: int = 30,
+                         title: Optional[str] = None) -> Path:
+    """Histogram of per-sample scores for each observed class, clean vs mislabeled overlaid.
+
+    Args:
+        scores: (N,) per-sample score, typically the epoch-mean loss; non-finite entries are dropped.
+        labels: (N,) observed (possibly noisy) integer labels; one subplot per class present.
+        true_labels: (N,) clean labels, or None to draw one histogram of all samples per class.
+        path: where the PNG goes (folders are created).
+        class_names: optional names indexed by class id, used in subplot titles.
+        bins: number of bins, shared by clean and noisy within a subplot.
+        title: optional figure title.
+
+    Returns:
+        ``path`` as a Path.
+    """
+    scores = _to_numpy(scores).astype(np.float64).reshape(-1)
+    labels = _to_numpy(labels).astype(np.int64).reshape(-1)
+    if labels.shape != scores.shape:
+        raise ValueError(f"scores has {scores.size} entries but labels has {labels.size}")
+    noisy = None
+    if true_labels is not None:
+        true = _to_numpy(true_labels).astype(np.int64).reshape(-1)
+        if true.shape != scores.shape:
+            raise ValueError(f"scores has {scores.size} entries but true_labels has {true.size}")
+        noisy = labels != true
+
+    # Samples never scored are NaN (see SampleStats); they carry no information for a histogram.
+    keep = np.isfinite(scores)
+    scores, labels = scores[keep], labels[keep]
+    noisy = noisy[keep] if noisy is not None else None
+
+    classes = np.unique(labels)
+    ncols = max(1, min(_MAX_COLS, len(classes)))
+    nrows = max(1, math.ceil(len(classes) / ncols))
+    fig = _new_figure((3.2 * ncols, 2.6 * nrows + (0.4 if title else 0.0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+
+    for ax, c in zip(axes, classes):
+        in_class = labels == c
+        s = scores[in_class]
+        # Shared edges so clean and noisy bars are directly comparable.
+        edges = np.histogram_bin_edges(s, bins=bins)
+        name = _class_title(int(c), class_names)
+        if noisy is None:
+            ax.hist(s, bins=edges, color=_CLEAN_COLOR, alpha=0.8)
+            ax.set_title(f"{name}\nn={s.size}", fontsize=9)
+        else:
+            is_noisy = noisy[in_class]
+            n_noisy = int(is_noisy.sum())
+            n_clean = s.size - n_noisy
+            ax.hist(s[~is_noisy], bins=edges, color=_CLEAN_COLOR, alpha=0.55, label="clean")
+            ax.hist(s[is_noisy], bins=edges, color=_NOISY_COLOR, alpha=0.55, label="mislabeled")
+            ax.set_title(f"{name}\n{n_clean} clean / {n_noisy} noisy", fontsize=9)
+            ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+
+    for ax in axes[len(classes):]:
+        ax.set_visible(False)  # unused grid cells in the last row
+    if len(classes) == 0:
+        # Still write a file, so a report never points at a missing image.
+        axes[0].set_visible(True)
+        axes[0].text(0.5, 0.5, "no finite scores", ha="center", va="center",
+                     transform=axes[0].transAxes)
+    fig.supxlabel("score", fontsize=9)
+    fig.supylabel("count", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return _save_png(fig, path)
+
+
+def _curve(epochs: Sequence[Mapping], key: str) -> tuple[list, list]:
+    """(x, y) for ``key`` over epochs, skipping epochs where it is missing, None or NaN."""
+    xs, ys = [], []
+    for e in epochs:
+        v = e.get(key)
+        if v is None or not math.isfinite(float(v)):
+            continue
+        xs.append(e["epoch"])
+        ys.append(float(v))
+    return xs, ys
+
+
+def plot_selection_curves(epochs: Sequence[Mapping], path: str | Path, *,
+                          title: Optional[str] = None) -> Path:
+    """Selection precision/recall and test accuracy against epoch, on one axes.
+
+    Args:
+        epochs: the per-epoch dicts of a run's metrics.json (``metrics["epochs"]``), each with
+            "epoch" and optionally "test_acc", "selection_precision", "selection_recall" in [0, 1].
+        path: where the PNG goes (folders are created).
+        title: optional axes title.
+
+    Returns:
+        ``path`` as a Path.
+    """
+    fig = _new_figure((6.4, 4.0))
+    ax = fig.subplots()
+    drawn = False
+    for key, label, style in [
+        ("selection_precision", "selection precision", dict(marker="o", color="tab:green")),
+        ("selection_recall", "selection recall", dict(marker="s", color="tab:orange")),
+        ("test_acc", "test accuracy", dict(linestyle="--", color="tab:blue")),
+    ]:
+        xs, ys = _curve(epochs, key)
+        if xs:
+            ax.plot(xs, ys, label=label, markersize=4, **style)
+            drawn = True
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5" ticks
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.legend(loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no metrics recorded", ha="center", va="center", transform=ax.transAxes)
+    if title:
+        ax.set_title(title)
+    return _save_png(fig, path)

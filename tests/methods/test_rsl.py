@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from noisylabels import NoisyLabelsError, Trainer
+from noisylabels.functional import classwise_select, rsl_keep_counts, window_mean
+
+
+def make(tiny_config, tiny_splits, epochs=6, noise=None, **options):
+    config = tiny_config.replace(method={"name": "rsl", "options": options}, optim={"epochs": epochs},
+                                 noise=noise or {"type": "symmetric", "rate": 0.4})
+    return Trainer(config, tiny_splits)
+
+
+def test_selection_follows_the_official_rule(tiny_config, tiny_splits):
+    trainer = make(tiny_config, tiny_splits, epochs=7, stage1_epochs=5, eta="true")
+    metrics = trainer.fit()
+    method, labels = trainer.method, trainer.train_y
+    scores = window_mean(trainer.stats.loss, [0, 1, 2, 3, 4])
+    counts = rsl_keep_counts(torch.bincount(labels), trainer.data.noise["per_observed_class_rate"], 0.2)
+    assert torch.equal(method.selected, classwise_select(scores, labels, counts))
+    assert metrics["report"]["keep_counts"] == counts.tolist()
+    weights = trainer.stats.values["weight"][method.selected]
+    assert weights.min() >= 0.7 - 1e-6 and weights.max() <= 1.0
+    # Stage two: a fresh network trained on the kept samples only.
+    assert torch.equal(trainer.loader.indices, method.selected.nonzero().flatten())
+    assert trainer.schedule_start == [5]
+    assert [row["stage"] for row in metrics["epochs"]] == [1, 1, 1, 1, 1, 2, 2]
+    # 60% of the labels are clean; the kept set is far cleaner.
+    assert metrics["epochs"][4]["selection_precision"] > 0.8
+
+
+def test_report_puts_estimates_next_to_the_truth(tiny_config, tiny_splits):
+    report = make(tiny_config, tiny_splits, epochs=3, stage1_epochs=3).fit()["report"]  # selection only
+    assert report["eta_source"] == "estimated" and len(report["eta_estimated"]) == len(report["eta_true"]) == 3
+    assert report["eta_abs_error"] < 0.2
+    premise = report["premise"]
+    assert premise["dominant_rows_true"] == [True] * 3 and all(premise["premise_holds"])
+    assert len(premise["transition_estimated"]) == 3
+
+
+def test_window_options(tiny_config, tiny_splits):
+    trainer = make(tiny_config, tiny_splits, stage1_epochs=4, average_last=2)
+    assert trainer.method.window(4) == [2, 3]
+    trainer = make(tiny_config, tiny_splits, stage1_epochs=4, average_until=2)
+    assert trainer.method.window(4) == [0, 1]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"stage1_epochs": 9}, r"stage1_epochs must be in \[1, 6\]"),
+    ({"stage1_epochs": 3, "average_last": 4}, "window longer than the 3 recorded"),
+    ({"stage1_epochs": 3, "average_until": 5}, "window longer than the 3 recorded"),
+    ({"eta": [0.1, 0.2]}, "2 noise rates for 3 classes"),
+    ({"eta": 1.2}, r"must be in \[0, 1\)"),
+    ({"eta": "guess"}, "eta must be"),
+    ({"estimator": "oracle"}, "unknown noise-rate estimator"),
+])
+def test_bad_options(tiny_config, tiny_splits, options, message):
+    with pytest.raises(NoisyLabelsError, match=message):
+        make(tiny_config, tiny_splits, **options)
+
+
+def test_true_rates_need_the_truth_and_classes_need_samples(tiny_config, tiny_splits):
+    with pytest.raises(NoisyLabelsError, match="needs known true labels"):
+        make(tiny_config, tiny_splits, noise={"type": "none"}, eta="true")
+    from noisylabels import LabeledData, Splits
+
+    train = tiny_splits.train
+    no_class_2 = LabeledData(train.x, train.labels.clamp_max(1), num_classes=3)
+    with pytest.raises(NoisyLabelsError, match=r"class\(es\) \[2\] have no training samples"):
+        make(tiny_config, Splits(no_class_2, tiny_splits.test), noise={"type": "none"}, eta=0.1)
