@@ -114,9 +114,7 @@ class Trainer:
         # the layout GPU tensor cores want.
         self.memory_format = (torch.channels_last if train.is_image and config.run.channels_last
                               else torch.contiguous_format)
-        self.models = [create_model(config.model.name, self.num_classes, train.in_shape, **config.model.options)
-                       .to(self.device, memory_format=self.memory_format)
-                       for _ in range(self.method.num_networks)]
+        self.models = [self.new_model() for _ in range(self.method.num_networks)]
 
         # Every split lives on the device; training batches are index slices of it.
         for split in (self.data.test, self.data.val):
@@ -136,13 +134,18 @@ class Trainer:
         self.method.setup(self)
 
     # ----------------------------------------------------------------- helpers methods use
+    def new_model(self) -> torch.nn.Module:
+        """A freshly initialised network of the run's model, on the device, in its memory format."""
+        cfg = self.config
+        model = create_model(cfg.model.name, self.num_classes, self.data.train.in_shape, **cfg.model.options)
+        return model.to(self.device, memory_format=self.memory_format)
+
     def restart_network(self, net: int) -> None:
         """Fresh weights, optimiser and learning-rate schedule for network ``net`` from this epoch on
         (for methods that select data, then train a new network on it)."""
         cfg = self.config
         torch.manual_seed(cfg.run.seed + 1000 * (self.epoch + 1) + net)
-        self.models[net] = (create_model(cfg.model.name, self.num_classes, self.data.train.in_shape,
-                                         **cfg.model.options).to(self.device, memory_format=self.memory_format))
+        self.models[net] = self.new_model()
         self.optimizers[net] = make_optimizer(self.models[net].parameters(), cfg.optim)
         self.schedule_start[net] = self.epoch
 

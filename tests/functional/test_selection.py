@@ -66,7 +66,7 @@ def test_rsl_keep_counts_bad_input(sizes, eta, message):
 def test_rsl_weights_match_reference():
     gen = torch.Generator().manual_seed(0)
     scores, labels = torch.rand(200, generator=gen) * 5, torch.randint(0, 4, (200,), generator=gen)
-    got = rsl_weights(scores, labels, 4)
+    got = rsl_weights(scores, labels)
     for i in range(200):
         members = scores[labels == labels[i]]
         t = (scores[i] - members.min()) / (members.max() - members.min())

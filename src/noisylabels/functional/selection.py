@@ -67,8 +67,11 @@ def rsl_keep_counts(class_sizes, eta, b: float = 0.2) -> torch.Tensor:
     return torch.floor(sizes * proportion + 1e-9).long()  # + 1e-9: 0.52 * 100 must give 52
 
 
-def rsl_weights(scores: torch.Tensor, labels: torch.Tensor, num_classes: int, kappa: float = RSL_KAPPA) -> torch.Tensor:
-    """(N,) w = exp(-kappa t), t = the score min-max normalised within the sample's observed class."""
+def rsl_weights(scores: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None,
+                kappa: float = RSL_KAPPA) -> torch.Tensor:
+    """(N,) w = exp(-kappa t), t = the score min-max normalised within the sample's observed class
+    (over the whole class, as the official code does, not only over the kept samples)."""
+    num_classes = num_classes or int(labels.max()) + 1
     low = torch.full((num_classes,), float("inf"), device=scores.device).scatter_reduce(0, labels, scores, "amin")
     high = torch.full((num_classes,), float("-inf"), device=scores.device).scatter_reduce(0, labels, scores, "amax")
     span = (high - low)[labels]

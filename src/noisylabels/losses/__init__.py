@@ -1,5 +1,20 @@
-"""Per-sample losses: (logits (B, C), labels (B,)) -> (B,) tensor. The caller reduces."""
-from .ce import CrossEntropy
-from .registry import LOSSES, create_loss
+"""Per-sample losses: (logits (B, C), labels (B,)) -> (B,) tensor. The caller reduces.
 
-__all__ = ["LOSSES", "create_loss", "CrossEntropy"]
+Importing a family module registers its losses under their names (see LOSSES.names()).
+"""
+from .bitempered import BiTemperedLoss, tempered_softmax
+from .ce import CrossEntropy
+from .generalized import GeneralizedCrossEntropy, NormalizedGeneralizedCrossEntropy
+from .normalized import FocalLoss, NCEAndRCE, NormalizedCrossEntropy, NormalizedFocalLoss
+from .polysoft import PolySoftLoss
+from .registry import LOSSES, create_loss
+from .symmetric import MeanAbsoluteError, ReverseCrossEntropy, SymmetricCrossEntropy
+
+__all__ = [
+    "LOSSES", "create_loss", "CrossEntropy",
+    "MeanAbsoluteError", "ReverseCrossEntropy", "SymmetricCrossEntropy",
+    "GeneralizedCrossEntropy", "NormalizedGeneralizedCrossEntropy",
+    "NormalizedCrossEntropy", "NCEAndRCE", "FocalLoss", "NormalizedFocalLoss",
+    "BiTemperedLoss", "tempered_softmax",
+    "PolySoftLoss",
+]

@@ -1,0 +1,54 @@
+"""Polynomial soft weighting (self-paced learning): easy samples count fully, hard ones less, the hardest not at all.
+
+Weight v = (1 - l/lambda)^(1/(t-1)) for a per-sample CE loss l < lambda, else 0; the loss is v * l with
+v held constant (no gradient through the weight), i.e. the closed-form minimiser of the
+self-paced objective over v for fixed losses. lambda, the "age", grows each epoch so that harder
+samples join as training goes on.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import NoisyLabelsError
+from .registry import LOSSES
+
+
+def polynomial_soft_weights(losses: torch.Tensor, lam: float, t: float) -> torch.Tensor:
+    """(1 - l/lam)^(1/(t-1)) where l < lam, else 0: (B,) -> (B,), in [0, 1]; t > 1 sets the curve (t = 2 is linear)."""
+    return (1 - losses / lam).clamp_min(0).pow(1 / (t - 1))
+
+
+@LOSSES.register("polysoft")
+class PolySoftLoss(nn.Module):
+    """Self-paced CE with polynomial soft weights, v * CE per sample.
+
+    lam is the age at epoch 0; the engine calls set_epoch(e) at the start of each epoch, which sets
+    current_lam = lam * growth**e (growth = 1 keeps it fixed).
+    """
+
+    def __init__(self, t: float = 2.0, lam: float = 2.0, growth: float = 1.0):
+        super().__init__()
+        if not t > 1:  # also rejects NaN; t = 1 would need an infinite exponent
+            raise NoisyLabelsError(f"polysoft: t must be > 1, got {t}; pass e.g. t=2 (linear weights)")
+        if not lam > 0:
+            raise NoisyLabelsError(f"polysoft: lam must be > 0, got {lam}; pass a positive loss threshold such as 2")
+        if not growth >= 1:
+            raise NoisyLabelsError(f"polysoft: growth must be >= 1, got {growth}; pass 1 (fixed lam) or e.g. 1.1")
+        self.t, self.lam, self.growth = t, lam, growth
+        self.current_lam = lam
+
+    def set_epoch(self, epoch: int) -> None:
+        """Grow the age for this epoch (0-based): current_lam = lam * growth**epoch."""
+        if epoch < 0:
+            raise NoisyLabelsError(f"polysoft: epoch must be >= 0, got {epoch}")
+        self.current_lam = self.lam * self.growth ** epoch
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """logits (B, C), labels (B,) -> (B,)."""
+        log_probs = F.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=1)
+        ce = -log_probs.gather(1, labels.long().unsqueeze(1)).squeeze(1)
+        with torch.no_grad():
+            weights = polynomial_soft_weights(ce, self.current_lam, self.t)
+        return weights * ce
