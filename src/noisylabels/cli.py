@@ -50,7 +50,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--method", help="registered method name")
     g.add_argument("--method-arg", action="append", default=[], metavar="K=V")
     g.add_argument("--loss", help="registered per-sample loss")
-    g.add_argument("--loss-arg", action="append", default=[], metavar="K=V")
+    g.add_argument("--loss-arg", "--loss-args", dest="loss_arg", action="append", default=[], metavar="K=V",
+                   help="loss option, e.g. q=0.7; for <loss>+sr also preset=mnist, tau=0.5, ...")
     g = parser.add_argument_group("optimisation")
     g.add_argument("--optimizer", help="sgd | adam | adamw")
     g.add_argument("--lr", type=float)

@@ -221,12 +221,15 @@ class Trainer:
     def _run_epoch(self, epoch: int) -> dict:
         cfg = self.config
         start = time.perf_counter()
+        if hasattr(self.loss_fn, "set_epoch"):  # losses with a schedule (sr's lambda, polysoft's age)
+            self.loss_fn.set_epoch(epoch)
         self.method.on_epoch_start(self, epoch)
         for m in self.models:
             m.train()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device)
         record_train = cfg.run.record == "train"
+        grad_clip = cfg.optim.grad_clip or getattr(self.loss_fn, "grad_clip", None)  # sr asks for clipping
         bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False,
                    disable=not cfg.run.progress, mininterval=0.5)
         show_every = max(1, len(self.loader) // 20)  # .item() syncs the device: only now and then
@@ -235,9 +238,9 @@ class Trainer:
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
             out.loss.backward()
-            if cfg.optim.grad_clip:
+            if grad_clip:
                 for m in self.models:
-                    torch.nn.utils.clip_grad_norm_(m.parameters(), cfg.optim.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(m.parameters(), grad_clip)
             progress = epoch + (step + 1) / len(self.loader)
             for net, opt in enumerate(self.optimizers):
                 lr = cfg.optim.lr * lr_multiplier(cfg.optim, progress, self.schedule_start[net])

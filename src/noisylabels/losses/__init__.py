@@ -8,6 +8,7 @@ from .generalized import GeneralizedCrossEntropy, NormalizedGeneralizedCrossEntr
 from .normalized import FocalLoss, NCEAndRCE, NormalizedCrossEntropy, NormalizedFocalLoss
 from .polysoft import PolySoftLoss
 from .registry import LOSSES, create_loss
+from .sparse import SR_PRESETS, SparseRegularization
 from .symmetric import MeanAbsoluteError, ReverseCrossEntropy, SymmetricCrossEntropy
 
 __all__ = [
@@ -16,5 +17,5 @@ __all__ = [
     "GeneralizedCrossEntropy", "NormalizedGeneralizedCrossEntropy",
     "NormalizedCrossEntropy", "NCEAndRCE", "FocalLoss", "NormalizedFocalLoss",
     "BiTemperedLoss", "tempered_softmax",
-    "PolySoftLoss",
+    "PolySoftLoss", "SparseRegularization", "SR_PRESETS",
 ]
