@@ -26,6 +26,8 @@ VARIANTS = [
     ("coteaching", {"method": {"name": "coteaching"}}),
     ("rsl (eta given)", {"method": {"name": "rsl", "options": {"eta": "true"}}}),
     ("rsl (eta estimated)", {"method": {"name": "rsl", "options": {"eta": "estimate"}}}),
+    # Analysis row, not the published setting: keep n_i (1 - eta_i) per class (b = 0) instead of b = 0.2.
+    ("rsl (eta given, b=0)", {"method": {"name": "rsl", "options": {"eta": "true", "b": 0.0}}}),
 ]
 
 

@@ -68,3 +68,10 @@ def test_true_rates_need_the_truth_and_classes_need_samples(tiny_config, tiny_sp
     no_class_2 = LabeledData(train.x, train.labels.clamp_max(1), num_classes=3)
     with pytest.raises(NoisyLabelsError, match=r"class\(es\) \[2\] have no training samples"):
         make(tiny_config, Splits(no_class_2, tiny_splits.test), noise={"type": "none"}, eta=0.1)
+
+
+def test_run_draws_the_diagnostic_plots(tiny_config, tiny_splits):
+    trainer = make(tiny_config.replace(run={"plots": True}), tiny_splits, epochs=3, stage1_epochs=2)
+    trainer.fit()
+    for name in ("loss_histograms.png", "selection.png"):
+        assert (trainer.out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -67,16 +67,20 @@ def rsl_keep_counts(class_sizes, eta, b: float = 0.2) -> torch.Tensor:
     return torch.floor(sizes * proportion + 1e-9).long()  # + 1e-9: 0.52 * 100 must give 52
 
 
-def rsl_weights(scores: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None,
-                kappa: float = RSL_KAPPA) -> torch.Tensor:
-    """(N,) w = exp(-kappa t), t = the score min-max normalised within the sample's observed class
-    (over the whole class, as the official code does, not only over the kept samples)."""
+def classwise_minmax(scores: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
+    """(N,) each score min-max normalised within its observed class, in [0, 1] (0 if a class is flat)."""
     num_classes = num_classes or int(labels.max()) + 1
     low = torch.full((num_classes,), float("inf"), device=scores.device).scatter_reduce(0, labels, scores, "amin")
     high = torch.full((num_classes,), float("-inf"), device=scores.device).scatter_reduce(0, labels, scores, "amax")
     span = (high - low)[labels]
-    t = torch.where(span > 0, (scores - low[labels]) / span.clamp_min(1e-12), torch.zeros_like(scores))
-    return torch.exp(-kappa * t)
+    return torch.where(span > 0, (scores - low[labels]) / span.clamp_min(1e-12), torch.zeros_like(scores))
+
+
+def rsl_weights(scores: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None,
+                kappa: float = RSL_KAPPA) -> torch.Tensor:
+    """(N,) w = exp(-kappa t), t the score min-max normalised within the sample's observed class
+    (over the whole class, as the official code does, not only over the kept samples)."""
+    return torch.exp(-kappa * classwise_minmax(scores, labels, num_classes))
 
 
 def window_mean(history: torch.Tensor, epochs: Sequence[int]) -> torch.Tensor:

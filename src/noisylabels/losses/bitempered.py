@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
+from .common import at_least_float32
 from .registry import LOSSES
 
 # Halvings of the bracket for t < 1: shrinks it by 2^-40, below float32 and near float64 resolution.
@@ -98,7 +99,7 @@ def tempered_log_softmax(logits: torch.Tensor, t: float, num_iters: int = 5) -> 
     Works in at least float32. t = 1 is log_softmax; t > 1 finds the normaliser with num_iters
     fixed-point steps, t < 1 with a bisection (num_iters unused). Gradients stay finite everywhere.
     """
-    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    logits = at_least_float32(logits)
     if t == 1:
         return F.log_softmax(logits, dim=1)
     base = 1 + (1 - t) * (logits - _TemperedNormaliser.apply(logits, t, num_iters))

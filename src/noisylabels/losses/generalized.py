@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
+from .common import pick, safe_log_softmax
 from .registry import LOSSES
 
 
 def _check_q(loss: str, q: float) -> None:
     if not 0 < q <= 1:  # also rejects NaN
         raise NoisyLabelsError(f"{loss}: q must be in (0, 1], got {q}; pass e.g. q=0.7")
-
-
-def _log_probs(logits: torch.Tensor) -> torch.Tensor:
-    """log softmax (B, C) in at least float32."""
-    return F.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=1)
 
 
 @LOSSES.register("gce")
@@ -35,7 +30,7 @@ class GeneralizedCrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        log_p_label = _log_probs(logits).gather(1, labels.long().unsqueeze(1)).squeeze(1)
+        log_p_label = pick(safe_log_softmax(logits), labels)
         return -torch.expm1(self.q * log_p_label) / self.q
 
 
@@ -50,7 +45,7 @@ class NormalizedGeneralizedCrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        one_minus_pq = -torch.expm1(self.q * _log_probs(logits))  # (B, C), 1 - p_k^q, all >= 0
+        one_minus_pq = -torch.expm1(self.q * safe_log_softmax(logits))  # (B, C), 1 - p_k^q, all >= 0
         numerator = one_minus_pq.gather(1, labels.long().unsqueeze(1)).squeeze(1)
         # Written as sum_k (1 - p_k^q) to avoid cancellation in C - sum; > 0 whenever C >= 2.
         denominator = one_minus_pq.sum(dim=1).clamp_min(torch.finfo(one_minus_pq.dtype).tiny)

@@ -7,21 +7,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from ..errors import NoisyLabelsError
 from .registry import LOSSES
-from .symmetric import RCE_SCALE
-
-
-def _log_probs(logits: torch.Tensor) -> torch.Tensor:
-    """log softmax (B, C) in at least float32."""
-    return F.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=1)
-
-
-def _pick(values: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """values[i, labels[i]]: (B, C), (B,) -> (B,)."""
-    return values.gather(1, labels.long().unsqueeze(1)).squeeze(1)
+from .common import check_non_negative, pick, reverse_ce, safe_log_softmax
 
 
 def log_one_minus_probs(log_probs: torch.Tensor) -> torch.Tensor:
@@ -44,20 +32,15 @@ def focal_terms(log_probs: torch.Tensor, gamma: float) -> torch.Tensor:
     return -torch.exp(gamma * log_one_minus_probs(log_probs)) * log_probs
 
 
-def _check_non_negative(loss: str, name: str, value: float) -> None:
-    if not value >= 0:  # also rejects NaN
-        raise NoisyLabelsError(f"{loss}: {name} must be >= 0, got {value}; pass a non-negative value")
-
-
 @LOSSES.register("nce")
 class NormalizedCrossEntropy(nn.Module):
     """NCE per sample, (-log p_y) / (-sum_k log p_k), in [0, 1]."""
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        log_probs = _log_probs(logits)
+        log_probs = safe_log_softmax(logits)
         # The least likely class has p <= 1/C, so the denominator is >= log C > 0.
-        return _pick(log_probs, labels) / log_probs.sum(dim=1)
+        return pick(log_probs, labels) / log_probs.sum(dim=1)
 
 
 @LOSSES.register("nce_rce")
@@ -66,16 +49,16 @@ class NCEAndRCE(nn.Module):
 
     def __init__(self, alpha: float = 1.0, beta: float = 1.0):
         super().__init__()
-        _check_non_negative("nce_rce", "alpha", alpha)
-        _check_non_negative("nce_rce", "beta", beta)
+        check_non_negative("nce_rce", "alpha", alpha)
+        check_non_negative("nce_rce", "beta", beta)
         self.alpha, self.beta = alpha, beta
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        log_probs = _log_probs(logits)
-        log_p_label = _pick(log_probs, labels)
+        log_probs = safe_log_softmax(logits)
+        log_p_label = pick(log_probs, labels)
         nce = log_p_label / log_probs.sum(dim=1)
-        rce = RCE_SCALE * -torch.expm1(log_p_label)  # -ln(1e-4) (1 - p_y), see symmetric.py
+        rce = reverse_ce(log_p_label)
         return self.alpha * nce + self.beta * rce
 
 
@@ -85,12 +68,12 @@ class FocalLoss(nn.Module):
 
     def __init__(self, gamma: float = 2.0):
         super().__init__()
-        _check_non_negative("focal", "gamma", gamma)
+        check_non_negative("focal", "gamma", gamma)
         self.gamma = gamma
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        return _pick(focal_terms(_log_probs(logits), self.gamma), labels)
+        return pick(focal_terms(safe_log_softmax(logits), self.gamma), labels)
 
 
 @LOSSES.register("nfl")
@@ -102,11 +85,11 @@ class NormalizedFocalLoss(nn.Module):
 
     def __init__(self, gamma: float = 0.5):
         super().__init__()
-        _check_non_negative("nfl", "gamma", gamma)
+        check_non_negative("nfl", "gamma", gamma)
         self.gamma = gamma
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        terms = focal_terms(_log_probs(logits), self.gamma)
+        terms = focal_terms(safe_log_softmax(logits), self.gamma)
         # The least likely class contributes >= ((C-1)/C)^gamma log C > 0; the clamp is only a guard.
-        return _pick(terms, labels) / terms.sum(dim=1).clamp_min(torch.finfo(terms.dtype).tiny)
+        return pick(terms, labels) / terms.sum(dim=1).clamp_min(torch.finfo(terms.dtype).tiny)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
+from .common import pick, safe_log_softmax
 from .registry import LOSSES
 
 
@@ -47,8 +47,7 @@ class PolySoftLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        log_probs = F.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=1)
-        ce = -log_probs.gather(1, labels.long().unsqueeze(1)).squeeze(1)
+        ce = -pick(safe_log_softmax(logits), labels)
         with torch.no_grad():
             weights = polynomial_soft_weights(ce, self.current_lam, self.t)
         return weights * ce

@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
+from .common import at_least_float32
 from .registry import LOSSES, create_loss
 
 # (tau, p, lambda0, rho, freq, normalise logits) from the official code's per-dataset settings.
@@ -66,7 +67,7 @@ class SparseRegularization(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        z = logits.to(torch.promote_types(logits.dtype, torch.float32))
+        z = at_least_float32(logits)
         if self.normalize:
             z = F.normalize(z, dim=1)  # eps keeps all-zero logits finite
         z = z / self.tau

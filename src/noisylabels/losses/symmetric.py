@@ -7,34 +7,17 @@ All take logits (B, C) and labels (B,) and return the per-sample loss (B,) in fl
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
+from .common import check_non_negative, pick, reverse_ce, safe_log_softmax
 from .registry import LOSSES
-
-# RCE clips the one-hot target at 1e-4 before the log (Wang et al. 2019), so log 0 becomes log 1e-4.
-RCE_LOG_CLIP = 1e-4
-RCE_SCALE = -math.log(RCE_LOG_CLIP)  # about 9.21
 
 
 def label_log_prob(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """log p_y (B,) from logits (B, C), in at least float32; log_softmax keeps it finite for huge logits."""
-    log_probs = F.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=1)
-    return log_probs.gather(1, labels.long().unsqueeze(1)).squeeze(1)
-
-
-def one_minus_label_prob(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """1 - p_y (B,), as -expm1(log p_y) so that it stays accurate when p_y is close to 1."""
-    return -torch.expm1(label_log_prob(logits, labels))
-
-
-def _check_weight(loss: str, name: str, value: float) -> None:
-    if not value >= 0:  # also rejects NaN
-        raise NoisyLabelsError(f"{loss}: {name} must be >= 0, got {value}; pass a non-negative weight")
+    """log p_y (B,) from logits (B, C), in at least float32."""
+    return pick(safe_log_softmax(logits), labels)
 
 
 @LOSSES.register("mae")
@@ -52,7 +35,7 @@ class MeanAbsoluteError(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        return self.scale * one_minus_label_prob(logits, labels)
+        return self.scale * -torch.expm1(label_log_prob(logits, labels))  # 1 - p_y, accurate near p_y = 1
 
 
 @LOSSES.register("rce")
@@ -65,7 +48,7 @@ class ReverseCrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
-        return RCE_SCALE * one_minus_label_prob(logits, labels)
+        return reverse_ce(label_log_prob(logits, labels))
 
 
 @LOSSES.register("sce")
@@ -77,11 +60,11 @@ class SymmetricCrossEntropy(nn.Module):
 
     def __init__(self, alpha: float = 0.1, beta: float = 1.0):
         super().__init__()
-        _check_weight("sce", "alpha", alpha)
-        _check_weight("sce", "beta", beta)
+        check_non_negative("sce", "alpha", alpha)
+        check_non_negative("sce", "beta", beta)
         self.alpha, self.beta = alpha, beta
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
         log_p = label_log_prob(logits, labels)
-        return self.alpha * -log_p + self.beta * RCE_SCALE * -torch.expm1(log_p)
+        return self.alpha * -log_p + self.beta * reverse_ce(log_p)
