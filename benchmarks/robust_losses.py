@@ -4,7 +4,7 @@ Every loss trains the default `cnn` with the `ce` method for the same epoch budg
 regularization uses the official MNIST presets (Fashion-MNIST is MNIST-like), and GCE inside SR
 uses q = 0.01 as the official code does; the CIFAR-10 preset is one extra row for comparison.
 
-    python benchmarks/robust_losses.py --subset 20000 --epochs 20
+    python benchmarks/robust_losses.py --subset 20000 --epochs 20 --augment none
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/robust_losses")
     args = parser.parse_args()
     out = Path(args.out)
-    rows = run_grid(base_config(args.subset, args.epochs, args.seed), VARIANTS, out)
+    rows = run_grid(base_config(args.subset, args.epochs, args.seed, args.augment), VARIANTS, out)
     table = markdown_table(
         ["noise", "loss", "best acc", "last acc", "best - last", "epoch time / ce"],
         [[r["noise"], r["variant"], pct(r["best"]), pct(r["last"]), pct(r["best"] - r["last"]),

@@ -5,7 +5,7 @@ kept samples). Epoch times are medians, as a ratio to `ce` on the same noise in 
 RSL's bookkeeping = recording every sample's loss (timed alone) + its class-wise ranking (timed
 inside the run), as a share of the median `ce` epoch.
 
-    python benchmarks/small_loss_family.py --subset 20000 --epochs 20
+    python benchmarks/small_loss_family.py --subset 20000 --epochs 20 --augment none
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def main() -> None:
     add_common_args(parser)
     parser.add_argument("--out", default="benchmarks/results/small_loss_family")
     args = parser.parse_args()
-    out, base = Path(args.out), base_config(args.subset, args.epochs, args.seed)
+    out, base = Path(args.out), base_config(args.subset, args.epochs, args.seed, args.augment)
     rows = run_grid(base, VARIANTS, out, summary=summarize_rsl)
     record_s = recording_seconds_per_epoch(base)
     for r in rows:

@@ -83,3 +83,10 @@ def test_only_polysoft_has_an_epoch_schedule():
 def test_bad_options(options, message):
     with pytest.raises(NoisyLabelsError, match=message):
         create_loss("polysoft", **options)
+
+
+def test_default_age_lets_an_untrained_network_learn():
+    loss = create_loss("polysoft")
+    uniform = torch.zeros(4, 10)  # loss ln 10 for every sample
+    out = loss(uniform, torch.arange(4))
+    assert loss.current_lam == pytest.approx(1.5 * math.log(10)) and (out > 0).all()

@@ -36,7 +36,7 @@ def test_without_penalty_scaling_or_normalising_it_is_the_base_loss():
 
 
 def test_options_go_to_the_right_place_and_lambda_grows():
-    loss = create_loss("polysoft+sr", preset="mnist", t=3.0, growth=2.0)
+    loss = create_loss("polysoft+sr", preset="mnist", t=3.0, growth=2.0, base_options={"lam": 2.0})
     assert loss.tau == 0.1 and loss.base.t == 3.0 and loss.grad_clip == 5.0
     loss.set_epoch(12)
     assert loss.current_lam == 4.0 * 2.0 ** 2 and loss.base.current_lam == 2.0 * 2.0 ** 12

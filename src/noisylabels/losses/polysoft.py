@@ -7,6 +7,9 @@ samples join as training goes on.
 """
 from __future__ import annotations
 
+import math
+from typing import Optional
+
 import torch
 import torch.nn as nn
 
@@ -24,29 +27,36 @@ def polynomial_soft_weights(losses: torch.Tensor, lam: float, t: float) -> torch
 class PolySoftLoss(nn.Module):
     """Self-paced CE with polynomial soft weights, v * CE per sample.
 
-    lam is the age at epoch 0; the engine calls set_epoch(e) at the start of each epoch, which sets
-    current_lam = lam * growth**e (growth = 1 keeps it fixed).
+    lam is the age at epoch 0, by default 1.5 ln C: above the loss of an untrained network (ln C), so
+    that training can start, and below the loss of labels the network contradicts once it has
+    learned. The engine calls set_epoch(e) at the start of each epoch: the age becomes
+    lam * growth**e (growth = 1 keeps it fixed).
     """
 
-    def __init__(self, t: float = 2.0, lam: float = 2.0, growth: float = 1.0):
+    def __init__(self, t: float = 2.0, lam: Optional[float] = None, growth: float = 1.0):
         super().__init__()
         if not t > 1:  # also rejects NaN; t = 1 would need an infinite exponent
             raise NoisyLabelsError(f"polysoft: t must be > 1, got {t}; pass e.g. t=2 (linear weights)")
-        if not lam > 0:
-            raise NoisyLabelsError(f"polysoft: lam must be > 0, got {lam}; pass a positive loss threshold such as 2")
+        if lam is not None and not lam > 0:
+            raise NoisyLabelsError(f"polysoft: lam must be > 0, got {lam}; pass a positive loss threshold such as 3")
         if not growth >= 1:
             raise NoisyLabelsError(f"polysoft: growth must be >= 1, got {growth}; pass 1 (fixed lam) or e.g. 1.1")
         self.t, self.lam, self.growth = t, lam, growth
-        self.current_lam = lam
+        self.epoch = 0
+        self.current_lam = lam  # None until the class count is seen, with the default lam
 
     def set_epoch(self, epoch: int) -> None:
         """Grow the age for this epoch (0-based): current_lam = lam * growth**epoch."""
         if epoch < 0:
             raise NoisyLabelsError(f"polysoft: epoch must be >= 0, got {epoch}")
-        self.current_lam = self.lam * self.growth ** epoch
+        self.epoch = epoch
+        if self.lam is not None:
+            self.current_lam = self.lam * self.growth ** epoch
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        if self.lam is None:
+            self.current_lam = 1.5 * math.log(logits.shape[1]) * self.growth ** self.epoch
         ce = -pick(safe_log_softmax(logits), labels)
         with torch.no_grad():
             weights = polynomial_soft_weights(ce, self.current_lam, self.t)
