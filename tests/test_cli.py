@@ -118,9 +118,9 @@ def test_demo_runs_and_writes_its_table(tmp_path, capsys):
     assert code == 0
     table = (tmp_path / "results.md").read_text()
     assert "| ce-noisy | ce | 40% symmetric |" in table and "| ce-clean | ce | clean |" in table
-    assert "| small_loss-noisy | small_loss | 40% symmetric |" in table and "Suspected label errors" in table
+    assert "| gce+sr-noisy | ce, loss gce+sr | 40% symmetric |" in table and "Suspected label errors" in table
     assert table.strip() in out
-    for run_name in ("ce-noisy", "small_loss-noisy", "ce-clean"):
+    for run_name in ("ce-noisy", "gce+sr-noisy", "ce-clean"):
         assert json.loads((tmp_path / run_name / "metrics.json").read_text())["status"] == "complete"
     rows = list(csv.DictReader(open(tmp_path / "suspected_label_errors.csv")))
     n = json.loads((tmp_path / "ce-noisy" / "metrics.json").read_text())["num_train"]

@@ -18,15 +18,17 @@ from .functional import classwise_minmax, classwise_select, gmm_noise_rates, rsl
 from .io import atomic_path, atomic_write_text
 
 # Budget sized for a few minutes on 2 CPU cores.
-DEMO_EPOCHS = 12
+DEMO_EPOCHS = 20  # the benchmarks' budget, so the demo rows reproduce theirs
 DEMO_SUBSET = 20000
 NOISY = {"type": "symmetric", "rate": 0.4}
 CLEAN = {"type": "none", "rate": 0.0}
 
-# (run name, method section, noise section). The best method so far by the benchmarks in README.
+# (run name, method section, noise section). The second run is the best so far by the benchmarks
+# (README): the highest last accuracy averaged over symmetric and pair 40% noise.
+BEST = {"name": "ce", "loss": "gce+sr", "loss_options": {"q": 0.01, "preset": "mnist_gce"}}
 DEMO_RUNS = [
     ("ce-noisy", {"name": "ce"}, NOISY),
-    ("small_loss-noisy", {"name": "small_loss"}, NOISY),
+    ("gce+sr-noisy", BEST, NOISY),
     ("ce-clean", {"name": "ce"}, CLEAN),
 ]
 
@@ -34,7 +36,9 @@ DEMO_RUNS = [
 def run_demo(out: str = "runs/demo", epochs: Optional[int] = None, subset: Optional[int] = None,
              seed: int = 0, device: str = "auto", progress: bool = True, dataset: str = "fashion_mnist") -> list[dict]:
     base = Config.from_dict({
-        "data": {"name": dataset, "subset": subset or DEMO_SUBSET},
+        # No augmentation, as the benchmarks (the papers' protocol for MNIST-like data): plain CE
+        # then memorises the noise, which is what the methods are for.
+        "data": {"name": dataset, "subset": subset or DEMO_SUBSET, "augment": "none"},
         "optim": {"epochs": epochs or DEMO_EPOCHS},
         "run": {"seed": seed, "device": device, "progress": progress, "overwrite": True},
     })
@@ -42,10 +46,11 @@ def run_demo(out: str = "runs/demo", epochs: Optional[int] = None, subset: Optio
     for name, method, noise in DEMO_RUNS:
         config = base.replace(method=method, noise=noise, run={"out": str(Path(out) / name)})
         labels = "clean" if noise["type"] == "none" else f"{noise['rate']:.0%} {noise['type']}"
-        print(f"\n== {name}: method {method['name']}, {labels} labels ==", flush=True)
+        print(f"\n== {name}: method {method['name']}, loss {method.get('loss', 'ce')}, {labels} labels ==", flush=True)
         trainer = Trainer(config)
         metrics = trainer.fit()
-        rows.append({"run": name, "method": method["name"], "labels": labels,
+        loss = method.get("loss", "ce")
+        rows.append({"run": name, "method": method["name"] + ("" if loss == "ce" else f", loss {loss}"), "labels": labels,
                      "best": metrics["best_test_acc"], "last": metrics["last_test_acc"],
                      "epoch_s": metrics["total_time"] / len(metrics["epochs"])})
         if name == "ce-noisy":
@@ -87,7 +92,7 @@ def write_suspected_label_errors(trainer: Trainer, path: Path) -> dict:
 
 def format_table(rows: list[dict], config: Config) -> str:
     head = (f"{config.data.name}, {config.data.subset} training samples, model {config.model.name}, "
-            f"{config.optim.epochs} epochs, seed {config.run.seed}: test accuracy\n\n"
+            f"{config.optim.epochs} epochs, no augmentation, seed {config.run.seed}: test accuracy\n\n"
             "| run | method | training labels | best | last | s/epoch |\n|---|---|---|---|---|---|")
     lines = [f"| {r['run']} | {r['method']} | {r['labels']} | {r['best']:.4f} | {r['last']:.4f} | "
              f"{r['epoch_s']:.1f} |" for r in rows]
