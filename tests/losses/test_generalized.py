@@ -13,12 +13,6 @@ def softmax_row(row: list[float]) -> list[float]:
     return [e / sum(exps) for e in exps]
 
 
-@pytest.fixture
-def batch():
-    torch.manual_seed(0)
-    return torch.randn(20, 5) * 3, torch.randint(0, 5, (20,))
-
-
 @pytest.mark.parametrize("q", [0.1, 0.7, 1.0])
 def test_gce_matches_reference(batch, q):
     logits, labels = batch

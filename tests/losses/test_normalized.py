@@ -27,12 +27,6 @@ def nce_ref(p, y):
     return -math.log(p[y]) / -sum(math.log(pk) for pk in p)
 
 
-@pytest.fixture
-def batch():
-    torch.manual_seed(0)
-    return torch.randn(20, 5) * 3, torch.randint(0, 5, (20,))
-
-
 def test_nce_matches_reference_and_lies_in_unit_interval(batch):
     logits, labels = batch
     out = create_loss("nce")(logits, labels)

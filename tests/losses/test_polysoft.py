@@ -12,12 +12,6 @@ def ce_row(row: list[float], label: int) -> float:
     return top + math.log(sum(math.exp(v - top) for v in row)) - row[label]
 
 
-@pytest.fixture
-def batch():
-    torch.manual_seed(0)
-    return torch.randn(20, 5) * 3, torch.randint(0, 5, (20,))
-
-
 @pytest.mark.parametrize("t, lam", [(2.0, 2.0), (1.5, 3.0), (4.0, 1.0)])
 def test_matches_reference(batch, t, lam):
     logits, labels = batch

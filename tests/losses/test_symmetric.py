@@ -27,12 +27,6 @@ def rce_literal(p, log_p, y):
     return -sum(p[k] * math.log(min(max(1.0 if k == y else 0.0, 1e-4), 1.0)) for k in range(len(p)))
 
 
-@pytest.fixture
-def batch():
-    torch.manual_seed(0)
-    return torch.randn(20, 5) * 3, torch.randint(0, 5, (20,))
-
-
 def test_mae_matches_reference(batch):
     logits, labels = batch
     for scale in (1.0, 2.0):
