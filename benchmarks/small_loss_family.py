@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def summarize_rsl(metrics: dict) -> dict:
 
 def recording_seconds_per_epoch(base: Config, repeats: int = 5) -> float:
     """Every batch's SampleStats.record for one epoch, timed alone (median of ``repeats``)."""
-    trainer = Trainer(base.replace(run={"out": "/tmp/noisylabels-recording-probe"}))
+    trainer = Trainer(base.replace(run={"out": tempfile.mkdtemp(prefix="noisylabels-recording-")}))
     batches = list(trainer.loader)
     logits = torch.randn(trainer.config.optim.batch_size, trainer.num_classes, device=trainer.device)
     times = []
