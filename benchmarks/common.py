@@ -50,11 +50,11 @@ def pct(value) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
 
-def header(args, script: str) -> str:
+def header(args, script: str, extra: str = "") -> str:
     return (f"Fashion-MNIST, {args.subset} training images, model cnn, {args.epochs} epochs, augmentation "
             f"{args.augment}, seed {args.seed}; {platform.machine()}, {torch.get_num_threads()} threads. Command: "
             f"`python benchmarks/{script} --subset {args.subset} --epochs {args.epochs} --augment {args.augment} "
-            f"--seed {args.seed}`")
+            f"--seed {args.seed}{extra}`")
 
 
 def markdown_table(columns: list[str], rows: list[list[str]]) -> str:

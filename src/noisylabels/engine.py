@@ -126,6 +126,7 @@ class Trainer:
         self.loader = DeviceLoader(self.train_x, self.train_y, config.optim.batch_size,
                                    augment=make_augment(config.data.augment, train.in_shape),
                                    generator=torch.Generator().manual_seed(config.run.seed))
+        self.optim_configs = [config.optim] * len(self.models)  # a method may restart a network with another
         self.optimizers = [make_optimizer(m.parameters(), config.optim) for m in self.models]
         self.schedule_start = [0] * len(self.models)  # epoch each network's schedule (re)started
         self.stats = SampleStats(len(train), config.optim.epochs, self.device)
@@ -140,13 +141,15 @@ class Trainer:
         model = create_model(cfg.model.name, self.num_classes, self.data.train.in_shape, **cfg.model.options)
         return model.to(self.device, memory_format=self.memory_format)
 
-    def restart_network(self, net: int) -> None:
+    def restart_network(self, net: int, optim=None) -> None:
         """Fresh weights, optimiser and learning-rate schedule for network ``net`` from this epoch on
-        (for methods that select data, then train a new network on it)."""
+        (for methods that select data, then train a new network on it). ``optim``: an OptimConfig
+        for the new optimiser (default: the run's)."""
         cfg = self.config
         torch.manual_seed(cfg.run.seed + 1000 * (self.epoch + 1) + net)
         self.models[net] = self.new_model()
-        self.optimizers[net] = make_optimizer(self.models[net].parameters(), cfg.optim)
+        self.optim_configs[net] = optim or cfg.optim
+        self.optimizers[net] = make_optimizer(self.models[net].parameters(), self.optim_configs[net])
         self.schedule_start[net] = self.epoch
 
     def selection_metrics(self, selected: torch.Tensor) -> dict:
@@ -228,11 +231,14 @@ class Trainer:
             m.train()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device)
+        counted = 0  # samples with logits on their observed labels (mixed-input steps have none)
         record_train = cfg.run.record == "train"
         grad_clip = cfg.optim.grad_clip or getattr(self.loss_fn, "grad_clip", None)  # sr asks for clipping
-        bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False,
+        batches = self.method.batches(self, epoch)
+        num_steps = max(1, len(batches))
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False,
                    disable=not cfg.run.progress, mininterval=0.5)
-        show_every = max(1, len(self.loader) // 20)  # .item() syncs the device: only now and then
+        show_every = max(1, num_steps // 20)  # .item() syncs the device: only now and then
         for step, batch in enumerate(bar):
             out = self.method.training_step(self, batch)
             for opt in self.optimizers:
@@ -241,19 +247,23 @@ class Trainer:
             if grad_clip:
                 for m in self.models:
                     torch.nn.utils.clip_grad_norm_(m.parameters(), grad_clip)
-            progress = epoch + (step + 1) / len(self.loader)
+            progress = epoch + (step + 1) / num_steps
             for net, opt in enumerate(self.optimizers):
-                lr = cfg.optim.lr * lr_multiplier(cfg.optim, progress, self.schedule_start[net])
+                optim = self.optim_configs[net]
+                lr = optim.lr * lr_multiplier(optim, progress, self.schedule_start[net])
                 for group in opt.param_groups:
                     group["lr"] = lr
-                opt.step()
-            if record_train:
-                self.stats.record(epoch, batch.idx, out.losses, out.logits, batch.y)
+                opt.step()  # a network that got no gradient this step is left unchanged
+            self.method.after_step(self)
             loss_sum += out.loss.detach()
-            correct += (out.logits.detach().argmax(1) == batch.y).sum()
+            if out.logits is not None:
+                if record_train:
+                    self.stats.record(epoch, batch.idx, out.losses, out.logits, batch.y)
+                correct += (out.logits.detach().argmax(1) == batch.y).sum()
+                counted += len(batch.y)
             if cfg.run.progress and (step + 1) % show_every == 0:
                 bar.set_postfix(loss=f"{loss_sum.item() / (step + 1):.4f}",
-                                acc=f"{correct.item() / ((step + 1) * cfg.optim.batch_size):.4f}", refresh=False)
+                                acc=f"{correct.item() / max(1, counted):.4f}", refresh=False)
         if cfg.run.record == "eval":
             logits = self.logits_on(self.train_x)
             idx = torch.arange(len(self.train_y), device=self.device)
@@ -262,10 +272,9 @@ class Trainer:
         self._sync()
         train_time = time.perf_counter() - start
 
-        seen = len(self.loader.indices) if self.loader.indices is not None else len(self.train_y)
         row = {"epoch": epoch + 1, "lr": self.optimizers[0].param_groups[0]["lr"],
-               "train_loss": loss_sum.item() / len(self.loader),
-               "train_acc": correct.item() / max(1, seen)}
+               "train_loss": loss_sum.item() / num_steps,
+               "train_acc": correct.item() / counted if counted else None}
         row.update(self._clean_vs_noisy(epoch))
         row["test_acc"] = self.evaluate(self.data.test)["acc"]
         if self.data.val is not None:
@@ -275,8 +284,9 @@ class Trainer:
         row["train_time"] = train_time
         row["time"] = time.perf_counter() - start
         if cfg.run.progress:
+            train_acc = "-" if row["train_acc"] is None else f"{row['train_acc']:.4f}"
             tqdm.write(f"epoch {epoch + 1}/{cfg.optim.epochs}  loss {row['train_loss']:.4f}  "
-                       f"train {row['train_acc']:.4f}  test {row['test_acc']:.4f}  ({row['time']:.1f}s)")
+                       f"train {train_acc}  test {row['test_acc']:.4f}  ({row['time']:.1f}s)")
         return row
 
     def _clean_vs_noisy(self, epoch: int) -> dict:

@@ -42,3 +42,22 @@ def test_auto_is_none_for_vectors_and_crop_flip_for_images():
         make_augment("flip", (10,))
     with pytest.raises(NoisyLabelsError, match="unknown augment 'rotate'"):
         make_augment("rotate", (1, 8, 8))
+
+
+def test_feature_noise_scales_with_each_features_spread():
+    from noisylabels.data.augment import feature_noise
+
+    x = torch.randn(5000, 2) * torch.tensor([1.0, 100.0])
+    noise = feature_noise(x, 0.1, torch.Generator().manual_seed(0)) - x
+    assert torch.allclose(noise.std(0), 0.1 * x.std(0), rtol=0.05)
+    assert abs(noise.mean(0) / x.std(0)).max() < 0.01
+
+
+def test_view_augment_always_augments():
+    from noisylabels.data.augment import view_augment
+
+    vectors = torch.randn(8, 4)
+    assert not torch.equal(view_augment("auto", (4,))(vectors, torch.Generator().manual_seed(0)), vectors)
+    assert view_augment("auto", (1, 8, 8))(torch.randn(3, 1, 8, 8)).shape == (3, 1, 8, 8)
+    with pytest.raises(NoisyLabelsError, match="needs augmented views"):
+        view_augment("none", (4,))

@@ -34,13 +34,23 @@ def random_crop(x: torch.Tensor, padding: int, generator: Optional[torch.Generat
     return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
-AUGMENTS = ("auto", "none", "flip", "crop", "crop_flip")
+def feature_noise(x: torch.Tensor, std: float, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Add Gaussian noise of ``std`` times each feature's spread over the batch: an augmentation
+    for vectors, where crops and flips mean nothing."""
+    noise = torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+    spread = x.std(0, keepdim=True) if len(x) > 1 else torch.ones_like(x)
+    return x + std * spread * noise
+
+
+AUGMENTS = ("auto", "none", "flip", "crop", "crop_flip", "noise")
+FEATURE_NOISE_STD = 0.1
 
 
 def make_augment(name: str, in_shape: tuple[int, ...]) -> Optional[Augment]:
     """The augmentation for a split with per-sample shape ``in_shape``; None means none.
 
-    ``auto`` is crop (padding H/8) + flip for images and none for vectors.
+    ``auto`` is crop (padding H/8) + flip for images and none for vectors; ``noise`` is
+    feature noise (any shape).
     """
     if name not in AUGMENTS:
         raise NoisyLabelsError(f"unknown augment '{name}'; choose one of: {', '.join(AUGMENTS)}")
@@ -49,6 +59,8 @@ def make_augment(name: str, in_shape: tuple[int, ...]) -> Optional[Augment]:
         name = "crop_flip" if is_image else "none"
     if name == "none":
         return None
+    if name == "noise":
+        return lambda x, generator=None: feature_noise(x, FEATURE_NOISE_STD, generator)
     if not is_image:
         raise NoisyLabelsError(f"augment '{name}' needs images (C, H, W), got shape {in_shape}; use 'none'")
     padding = max(1, in_shape[1] // 8)
@@ -61,4 +73,16 @@ def make_augment(name: str, in_shape: tuple[int, ...]) -> Optional[Augment]:
             x = random_flip(x, generator)
         return x
 
+    return augment
+
+
+def view_augment(name: str, in_shape: tuple[int, ...]) -> Augment:
+    """The stochastic augmentation that makes the views of semi-supervised methods (MixMatch's
+    label guessing needs views that differ): ``auto`` is crop + flip for images, feature noise
+    for vectors; ``none`` is not allowed."""
+    if name == "auto":
+        name = "crop_flip" if len(in_shape) == 3 else "noise"
+    augment = make_augment(name, in_shape)
+    if augment is None:
+        raise NoisyLabelsError("this method needs augmented views; choose augment auto, noise, flip, crop or crop_flip")
     return augment

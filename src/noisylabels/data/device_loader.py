@@ -38,6 +38,9 @@ class DeviceLoader:
         self.augment = augment
         self.generator = generator if generator is not None else torch.Generator()
         self.indices: Optional[torch.Tensor] = None  # iterate over these samples only (None: all)
+        # Per-sample weights over the pool (indices, or all samples): when set, each epoch draws
+        # len(pool) samples *with replacement* in proportion to them (a weighted random sampler).
+        self.weights: Optional[torch.Tensor] = None
 
     def __len__(self) -> int:
         n = len(self.x) if self.indices is None else len(self.indices)
@@ -46,7 +49,12 @@ class DeviceLoader:
     def __iter__(self) -> Iterator[Batch]:
         pool = torch.arange(len(self.x), device=self.x.device) if self.indices is None else self.indices
         n = len(pool)
-        if self.shuffle:
+        if self.weights is not None:
+            if len(self.weights) != n:
+                raise ValueError(f"loader weights have {len(self.weights)} entries for a pool of {n} samples")
+            draw = torch.multinomial(self.weights.double().cpu(), n, replacement=True, generator=self.generator)
+            order = pool[draw.to(pool.device)]
+        elif self.shuffle:
             order = pool[torch.randperm(n, generator=self.generator).to(pool.device)]
         else:
             order = pool

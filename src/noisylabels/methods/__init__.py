@@ -1,5 +1,5 @@
 """Training methods, registered by name. Each is one small file over the one engine."""
-from . import coteaching, erm, rsl, small_loss
+from . import coteaching, dividemix, erm, mentormix, rsl, rsl_mixmatch, small_loss
 from .base import METHODS, Method, StepOutput
 
-__all__ = ["METHODS", "Method", "StepOutput", "coteaching", "erm", "rsl", "small_loss"]
+__all__ = ["METHODS", "Method", "StepOutput", "coteaching", "dividemix", "erm", "mentormix", "rsl", "rsl_mixmatch", "small_loss"]

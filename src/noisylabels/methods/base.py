@@ -2,7 +2,9 @@
 
 Events, in order, for every epoch (see ``Trainer.fit``):
   on_epoch_start(trainer, epoch)  -> selections, schedules, splits made from the statistics store
+  batches(trainer, epoch)         -> this epoch's batches (default: the run's loader over all data)
   training_step(trainer, batch)   -> per batch: a StepOutput; the engine runs backward and steps
+  after_step(trainer)             -> after every optimiser step (e.g. a weight average)
   on_epoch_end(trainer, epoch)    -> returns extra metrics (a dict) for this epoch
   predict(trainer, x)             -> logits for evaluation
 A method may write per-sample values into ``trainer.stats`` (batches carry dataset indices).
@@ -10,7 +12,7 @@ A method may write per-sample values into ``trainer.stats`` (batches carry datas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Optional, Sized
 
 import torch
 
@@ -26,8 +28,10 @@ METHODS = Registry("method")
 @dataclass
 class StepOutput:
     loss: torch.Tensor  # scalar to backpropagate (the sum over networks for multi-network methods)
-    losses: torch.Tensor  # (B,) per-sample loss of network 0 on the observed labels, for the store
-    logits: torch.Tensor  # (B, C) network 0's logits on the batch
+    # Network 0's per-sample loss (B,) on the observed labels and its logits (B, C), for the store
+    # and the training accuracy; None for steps on mixed inputs, which have neither.
+    losses: Optional[torch.Tensor] = None
+    logits: Optional[torch.Tensor] = None
 
 
 class Method:
@@ -41,8 +45,15 @@ class Method:
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
         pass
 
+    def batches(self, trainer: "Trainer", epoch: int) -> Iterable:
+        """This epoch's batches, with a length (for the learning-rate schedule and progress bar)."""
+        return trainer.loader
+
     def training_step(self, trainer: "Trainer", batch: Batch) -> StepOutput:
         raise NotImplementedError
+
+    def after_step(self, trainer: "Trainer") -> None:
+        pass
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int) -> dict:
         return {}

@@ -1,0 +1,170 @@
+"""DivideMix (Li, Socher, Hoi, ICLR 2020): co-divide with a per-network GMM, then MixMatch.
+
+Two networks. Warm-up: plain CE on all samples (plus a confidence penalty for asymmetric noise).
+Then, every epoch, each network's eval-mode per-sample loss, min-max normalised, gets a 2-component
+GMM; w = the low-mean component's posterior is the clean probability, and w > p_threshold makes the
+labeled set. Each network trains on the division made by the *other* one: labeled targets are
+co-refined (w y + (1 - w) mean softmax over two views, sharpened), unlabeled targets co-guessed
+(mean softmax of both networks over two views, sharpened), then MixMatch with a uniform-prior
+penalty. Prediction: the sum of both networks' logits.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Optional, Union
+
+import torch
+
+from ..data.augment import view_augment
+from ..diagnostics import selection_report
+from ..errors import NoisyLabelsError
+from ..functional.gmm import gmm_1d
+from ..functional.mixmatch import guess_labels, linear_rampup, refine_labels, uniform_prior_penalty
+from .base import METHODS, Method, StepOutput
+from .semi import Chain, LabeledUnlabeledEpoch, MixBatch, mixmatch_losses, one_hot
+
+ASYMMETRIC_NOISE = ("asymmetric", "pair")
+
+
+def published_lambda_u(noise_type: str, rate: float, num_classes: int) -> float:
+    """lambda_u from the paper's per-noise-level settings (CIFAR-10 for <= 10 classes, else
+    CIFAR-100); 25 when the noise is unknown."""
+    if noise_type in ASYMMETRIC_NOISE:
+        return 0.0
+    if noise_type not in ("symmetric", "uniform"):
+        return 25.0
+    if num_classes <= 10:
+        return 0.0 if rate <= 0.2 else 25.0 if rate <= 0.8 else 50.0
+    return 25.0 if rate <= 0.2 else 150.0
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module):
+    mode = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(mode)
+
+
+@METHODS.register("dividemix")
+class DivideMix(Method):
+    """Options: ``warmup`` epochs of CE (default 10% of the budget, at least 1; the paper: 10 of 300
+    on CIFAR-10), ``p_threshold`` (0.5), ``temperature`` (0.5), ``alpha`` (4), ``lambda_u`` ("auto":
+    the paper's value for the noise type and rate), ``rampup_epochs`` (16, after warm-up),
+    ``confidence_penalty`` ("auto": on for asymmetric and pair noise), ``augment`` (the views)."""
+
+    num_networks = 2
+
+    def __init__(self, warmup: Optional[int] = None, p_threshold: float = 0.5, temperature: float = 0.5,
+                 alpha: float = 4.0, lambda_u: Union[str, float] = "auto", rampup_epochs: float = 16,
+                 confidence_penalty: Union[str, bool] = "auto", augment: str = "auto"):
+        if not 0 < p_threshold < 1:
+            raise NoisyLabelsError(f"dividemix p_threshold must be in (0, 1), got {p_threshold}")
+        if lambda_u != "auto" and not (isinstance(lambda_u, (int, float)) and lambda_u >= 0):
+            raise NoisyLabelsError(f"dividemix lambda_u must be 'auto' or a number >= 0, got {lambda_u!r}")
+        if confidence_penalty not in ("auto", True, False):
+            raise NoisyLabelsError(f"dividemix confidence_penalty must be auto, true or false, got {confidence_penalty!r}")
+        self.warmup, self.p_threshold, self.temperature, self.alpha = warmup, p_threshold, temperature, alpha
+        self.lambda_u, self.rampup_epochs, self.penalty = lambda_u, rampup_epochs, confidence_penalty
+        self.augment_name = augment
+        self.clean_prob: list[Optional[torch.Tensor]] = [None, None]
+
+    def setup(self, trainer):
+        cfg = trainer.config
+        epochs = cfg.optim.epochs
+        self.warmup = max(1, epochs // 10) if self.warmup is None else self.warmup
+        if not 1 <= self.warmup < epochs:
+            raise NoisyLabelsError(f"dividemix warmup must be in [1, {epochs - 1}] for a budget of {epochs} epochs, "
+                                   f"got {self.warmup}")
+        self.augment = view_augment(self.augment_name, trainer.data.train.in_shape)
+        if self.lambda_u == "auto":
+            self.lambda_u = published_lambda_u(cfg.noise.type, cfg.noise.rate, trainer.num_classes)
+        if self.penalty == "auto":
+            self.penalty = cfg.noise.type in ASYMMETRIC_NOISE
+
+    # ------------------------------------------------------------------ co-divide
+    def divide(self, trainer, epoch: int) -> None:
+        """Each network's clean probabilities from a GMM on its normalised eval-mode losses."""
+        idx = torch.arange(len(trainer.train_y), device=trainer.device)
+        for net in (0, 1):
+            logits = trainer.logits_on(trainer.train_x, lambda x, net=net: trainer.forward(net, x))
+            losses = torch.nn.functional.cross_entropy(logits, trainer.train_y, reduction="none")
+            if net == 0:  # the store keeps network 1's view, like every other method's
+                trainer.stats.record(epoch, idx, losses, logits, trainer.train_y)
+            normalised = (losses - losses.min()) / (losses.max() - losses.min()).clamp_min(1e-12)
+            self.clean_prob[net] = gmm_1d(normalised).posterior[:, 0].float()
+            trainer.stats.set_value("clean_prob" if net == 0 else "clean_prob_net2", idx, self.clean_prob[net])
+
+    def on_epoch_start(self, trainer, epoch):
+        if epoch >= self.warmup:
+            self.divide(trainer, epoch)
+
+    def batches(self, trainer, epoch):
+        if epoch < self.warmup:
+            return trainer.loader
+        self.epoch, self.step = epoch, 0
+        parts = []
+        for net in (0, 1):
+            prob = self.clean_prob[1 - net]  # the other network divides the data
+            labeled = (prob > self.p_threshold).nonzero().flatten()
+            if len(labeled) == 0:  # degenerate GMM: keep the likeliest-clean batch rather than stop
+                labeled = torch.argsort(prob, descending=True)[:trainer.config.optim.batch_size]
+            unlabeled = (prob <= self.p_threshold).nonzero().flatten()
+            steps = len(labeled) // trainer.config.optim.batch_size
+            parts.append(LabeledUnlabeledEpoch(trainer, labeled, unlabeled, steps, net=net, clean_prob=prob))
+        self.num_steps = len(parts[0]) + len(parts[1])
+        return Chain(*parts)
+
+    # ------------------------------------------------------------------ steps
+    def training_step(self, trainer, batch):
+        if isinstance(batch, MixBatch):
+            return self._mixmatch_step(trainer, batch)
+        logits = [trainer.forward(net, batch.x) for net in (0, 1)]
+        losses = [torch.nn.functional.cross_entropy(z, batch.y, reduction="none") for z in logits]
+        loss = losses[0].mean() + losses[1].mean()
+        if self.penalty:  # negative entropy: discourages over-confident fits to asymmetric noise
+            loss = loss + sum((torch.softmax(z, 1) * torch.log_softmax(z, 1)).sum(1).mean() for z in logits)
+        return StepOutput(loss, losses[0], logits[0])
+
+    def _mixmatch_step(self, trainer, batch: MixBatch) -> StepOutput:
+        net, other, gen = batch.net, 1 - batch.net, trainer.loader.generator
+        x1, x2 = self.augment(batch.labeled.x, gen), self.augment(batch.labeled.x, gen)
+        u1, u2 = self.augment(batch.unlabeled.x, gen), self.augment(batch.unlabeled.x, gen)
+        with torch.no_grad(), eval_mode(trainer.models[other]):
+            u_targets = guess_labels([trainer.forward(net, u1), trainer.forward(net, u2),
+                                      trainer.forward(other, u1), trainer.forward(other, u2)], self.temperature)
+            x_targets = refine_labels(one_hot(batch.labeled.y, trainer.num_classes),
+                                      [trainer.forward(net, x1), trainer.forward(net, x2)], batch.clean_prob,
+                                      self.temperature)
+        loss_x, loss_u, logits = mixmatch_losses(trainer, net, [x1, x2], x_targets, [u1, u2], u_targets, self.alpha)
+        progress = self.epoch + self.step / self.num_steps
+        weight_u = self.lambda_u * linear_rampup(progress, self.warmup, self.rampup_epochs)
+        self.step += 1
+        return StepOutput(loss_x + weight_u * loss_u + uniform_prior_penalty(logits))
+
+    def on_epoch_end(self, trainer, epoch):
+        if epoch < self.warmup:
+            return {"stage": "warmup"}
+        # Network 1's division is "the selection" (stored per sample); network 2's, overall only.
+        metrics = {"stage": "mixmatch", **trainer.selection_metrics(self.clean_prob[0] > self.p_threshold)}
+        if trainer.true_y is not None:
+            net2 = selection_report(self.clean_prob[1] > self.p_threshold, trainer.train_y, trainer.true_y,
+                                    trainer.num_classes)
+            metrics.update({"net2_selection_precision": net2["selection_precision"],
+                            "net2_selection_recall": net2["selection_recall"]})
+        return metrics
+
+    def predict(self, trainer, x):
+        return trainer.forward(0, x) + trainer.forward(1, x)
+
+    def report(self, trainer):
+        return {"warmup": self.warmup, "lambda_u": self.lambda_u, "confidence_penalty": self.penalty,
+                "p_threshold": self.p_threshold}
+
+    def state_dict(self):
+        return {"clean_prob": self.clean_prob}
+
+    def load_state_dict(self, state):
+        self.clean_prob = state["clean_prob"]

@@ -1,0 +1,155 @@
+"""MentorMix (Jiang, Huang, Liu, Yang, ICML 2020): weight, sample, mix up, weight again.
+
+Per batch: a no-gradient forward gives each sample's cross-entropy; a MentorNet turns it (and its
+difference to a moving average of the batch's p-th loss percentile) into a weight v; each sample is
+mixed with a partner drawn from softmax(v), oriented so that a distrusted sample is dominated by its
+partner; the network trains on the mixed batch with soft cross-entropy, optionally reweighted by the
+MentorNet once more on the mixed losses. The first ``burn_in`` of training trusts every sample.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from ..errors import NoisyLabelsError
+from ..functional.mentor import LossMovingAverage, mentor_mix
+from ..functional.mixmatch import soft_cross_entropy
+from .base import METHODS, Method, StepOutput
+from .mentornet import CURRICULA, MENTORNETS, check_curriculum
+from .semi import one_hot
+
+# The official CIFAR-10 settings per noise rate (google-research mentormix/code/
+# training_mentormix_command.sh): Beta(alpha, alpha), loss percentile p, second reweighting.
+PRESETS = {
+    "0.2": {"alpha": 2.0, "percentile": 0.8, "second_reweight": False},
+    "0.4": {"alpha": 8.0, "percentile": 0.6, "second_reweight": False},
+    "0.6": {"alpha": 8.0, "percentile": 0.6, "second_reweight": True},
+    "0.8": {"alpha": 4.0, "percentile": 0.2, "second_reweight": True},
+}
+
+
+def preset_for(noise_type: str, noise_rate: float) -> str:
+    """The preset row nearest the configured noise rate (ties: the lower rate); "0.2" without
+    synthetic noise."""
+    if noise_type == "none":
+        return "0.2"
+    return min(PRESETS, key=lambda row: (abs(float(row) - noise_rate), float(row)))
+
+
+@METHODS.register("mentormix")
+class MentorMix(Method):
+    """Options: ``mentornet`` (threshold | pd), ``preset`` (auto | 0.2 | 0.4 | 0.6 | 0.8: the official
+    CIFAR-10 alpha / percentile / second_reweight for that noise rate; auto picks the row nearest
+    noise.rate), ``alpha``, ``percentile`` (a fraction in (0, 1]), ``second_reweight`` (each
+    overrides the preset), ``burn_in`` (fraction of training with every weight forced to 1, 0.1),
+    ``ema_decay`` (the loss moving average's decay, 0.5), ``curriculum`` (pd only: one of
+    CURRICULA, default mentornet_pd). Trains with (soft) cross-entropy: method.loss must stay ce."""
+
+    def __init__(self, mentornet: str = "threshold", preset: str = "auto", alpha: Optional[float] = None,
+                 percentile: Optional[float] = None, second_reweight: Optional[bool] = None, burn_in: float = 0.1,
+                 ema_decay: float = 0.5, curriculum: Optional[str] = None):
+        MENTORNETS.get(mentornet)  # unknown name: the error lists the known ones
+        preset = str(preset)
+        if preset != "auto" and preset not in PRESETS:
+            raise NoisyLabelsError(f"mentormix preset must be 'auto' or one of {', '.join(PRESETS)} "
+                                   f"(the noise rate whose CIFAR-10 settings to use), got '{preset}'")
+        if alpha is not None and not alpha > 0:
+            raise NoisyLabelsError(f"mentormix alpha (the Beta(alpha, alpha) mixup parameter) must be > 0, got {alpha}")
+        if percentile is not None and not 0 < percentile <= 1:
+            raise NoisyLabelsError(f"mentormix percentile must be a fraction in (0, 1], got {percentile} "
+                                   f"(e.g. 0.8 for the 80th percentile)")
+        if second_reweight is not None and not isinstance(second_reweight, bool):
+            raise NoisyLabelsError(f"mentormix second_reweight must be true or false, got {second_reweight!r}")
+        if not 0 <= burn_in < 1:
+            raise NoisyLabelsError(f"mentormix burn_in is the fraction of training with all weights 1; "
+                                   f"give a value in [0, 1), got {burn_in}")
+        if not 0 <= ema_decay < 1:
+            raise NoisyLabelsError(f"mentormix ema_decay must be in [0, 1), got {ema_decay}")
+        if curriculum is not None:
+            if mentornet != "pd":
+                raise NoisyLabelsError(f"mentormix curriculum only applies to mentornet=pd "
+                                       f"(one of: {', '.join(CURRICULA)}); drop it or set mentornet=pd")
+            check_curriculum(curriculum)
+        self.mentornet, self.preset, self.burn_in, self.ema_decay = mentornet, preset, burn_in, ema_decay
+        self.curriculum = curriculum or "mentornet_pd"
+        self.given = {"alpha": alpha, "percentile": percentile, "second_reweight": second_reweight}
+        self.step, self.num_steps, self.last_burn_in = 0, 1, True
+
+    def setup(self, trainer):
+        if trainer.config.method.loss != "ce":  # the mixed targets are soft: only CE is defined on them here
+            raise NoisyLabelsError(f"mentormix trains with cross-entropy on mixed soft targets and would ignore "
+                                   f"method.loss={trainer.config.method.loss}; leave method.loss at ce")
+        noise, self.device = trainer.config.noise, trainer.device
+        self.preset_used = preset_for(noise.type, noise.rate) if self.preset == "auto" else self.preset
+        settings = {k: (v if self.given[k] is None else self.given[k]) for k, v in PRESETS[self.preset_used].items()}
+        self.alpha, self.percentile = float(settings["alpha"]), float(settings["percentile"])
+        self.second_reweight = bool(settings["second_reweight"])
+        options = {"curriculum": self.curriculum} if self.mentornet == "pd" else {}
+        self.mentor = MENTORNETS.build(self.mentornet, **options).to(trainer.device)
+        # Two averages, as in the official code: one over clean-batch losses, one over mixed losses.
+        self.average = LossMovingAverage(self.percentile, self.ema_decay)
+        self.mixed_average = LossMovingAverage(self.percentile, self.ema_decay)
+
+    def progress(self, trainer) -> float:
+        """Fraction of training done at this step, in [0, 1)."""
+        return (trainer.epoch + self.step / self.num_steps) / trainer.config.optim.epochs
+
+    def in_burn_in(self, progress: float) -> bool:
+        # Official: epoch percentage floor(100 * progress) < burn_in_epoch - 1, i.e. 9% for their 10.
+        return progress < self.burn_in
+
+    @torch.no_grad()
+    def weigh(self, average: LossMovingAverage, losses: torch.Tensor, progress: float) -> torch.Tensor:
+        """The MentorNet's (B,) weights; all 1 during burn-in (the average is updated regardless)."""
+        v = self.mentor(losses, average.update(losses), progress)
+        return torch.ones_like(v) if self.in_burn_in(progress) else v
+
+    def on_epoch_start(self, trainer, epoch):
+        self.step, self.num_steps = 0, max(1, len(self.batches(trainer, epoch)))
+
+    def training_step(self, trainer, batch):
+        progress = self.progress(trainer)
+        self.step += 1
+        self.last_burn_in = self.in_burn_in(progress)
+        with torch.no_grad():  # the clean batch only sets the weights (and feeds the store)
+            logits = trainer.forward(0, batch.x)
+            losses = torch.nn.functional.cross_entropy(logits, batch.y, reduction="none")
+            v = self.weigh(self.average, losses, progress)
+        trainer.stats.set_value("mentor_weight", batch.idx, v)
+        targets = one_hot(batch.y, trainer.num_classes)
+        mixed_x, mixed_y, _, _ = mentor_mix(batch.x, targets, v, self.alpha, trainer.loader.generator)
+        mixed_losses = soft_cross_entropy(trainer.forward(0, mixed_x), mixed_y)
+        if self.second_reweight:
+            loss = (self.weigh(self.mixed_average, mixed_losses.detach(), progress) * mixed_losses).mean()
+        else:
+            loss = mixed_losses.mean()
+        return StepOutput(loss, losses, logits)
+
+    def on_epoch_end(self, trainer, epoch):
+        weights = trainer.stats.values.get("mentor_weight")
+        if weights is None:
+            return {}
+        seen = ~torch.isnan(weights)
+        metrics = {
+            "mentor_weight_mean": float(weights[seen].mean()) if seen.any() else None,
+            "loss_moving_average": None if self.average.value is None else float(self.average.value),
+            "burn_in": self.last_burn_in,  # the epoch's last step still trusted every sample
+        }
+        # "Selected" = trusted (v >= 0.5): precision / recall against the truth when it is known.
+        return {**metrics, **trainer.selection_metrics(weights.nan_to_num(0.0) >= 0.5)}
+
+    def report(self, trainer) -> dict:
+        """The settings in force (after the preset), for metrics.json."""
+        return {"preset": self.preset_used, "alpha": self.alpha, "percentile": self.percentile,
+                "second_reweight": self.second_reweight, "mentornet": self.mentornet,
+                "curriculum": self.curriculum if self.mentornet == "pd" else None, "burn_in": self.burn_in}
+
+    def state_dict(self):
+        return {"average": self.average.state_dict(), "mixed_average": self.mixed_average.state_dict(),
+                "mentor": self.mentor.state_dict()}
+
+    def load_state_dict(self, state):
+        self.average.load_state_dict(state["average"], self.device)
+        self.mixed_average.load_state_dict(state["mixed_average"], self.device)
+        self.mentor.load_state_dict(state["mentor"])

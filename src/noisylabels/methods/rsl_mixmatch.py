@@ -1,0 +1,96 @@
+"""Weighted MixMatch: RSL's second stage (Gui, Wang, Tian, IJCAI 2021).
+
+Stage one is RSL's (plain loss, every sample's loss recorded, class-wise selection with weights).
+Stage two trains a fresh network with MixMatch: the kept samples, with their observed labels, are
+the labeled set, drawn by weighted sampling with replacement (the weights act through the sampler,
+not the loss); every rejected sample is unlabeled. Adam (lr 0.002) and an EMA of the weights, which
+is what evaluation uses, as published.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import torch
+
+from ..data.augment import view_augment
+from ..errors import NoisyLabelsError
+from ..functional.mixmatch import EMA, guess_labels, linear_rampup
+from .base import METHODS, StepOutput
+from .rsl import RSL
+from .semi import LabeledUnlabeledEpoch, MixBatch, mixmatch_losses, one_hot
+
+
+@METHODS.register("rsl_mixmatch")
+class RSLMixMatch(RSL):
+    """Options: every ``rsl`` option (selection), plus ``alpha`` (Beta(a, a) mixup, 0.75),
+    ``temperature`` (sharpening, 0.5), ``lambda_u`` (75), ``rampup_epochs`` (lambda_u's linear
+    ramp; default all stage-two epochs, as the official code ramps over its whole run), ``ema_decay``
+    (0.999), ``lr`` (Adam, 0.002), ``iterations`` per stage-two epoch (default: one pass over the
+    training set in batches), ``augment`` (the views: auto = crop + flip for images, feature noise for
+    vectors)."""
+
+    def __init__(self, alpha: float = 0.75, temperature: float = 0.5, lambda_u: float = 75.0,
+                 rampup_epochs: Optional[float] = None, ema_decay: float = 0.999, lr: float = 0.002,
+                 iterations: Optional[int] = None, augment: str = "auto", **rsl_options):
+        super().__init__(**rsl_options)
+        for name, value, ok in (("alpha", alpha, alpha > 0), ("temperature", temperature, temperature > 0),
+                                ("lambda_u", lambda_u, lambda_u >= 0), ("lr", lr, lr > 0),
+                                ("ema_decay", ema_decay, 0 <= ema_decay < 1),
+                                ("iterations", iterations, iterations is None or iterations >= 1)):
+            if not ok:
+                raise NoisyLabelsError(f"rsl_mixmatch option {name}={value} is out of range")
+        self.alpha, self.temperature, self.lambda_u, self.rampup_epochs = alpha, temperature, lambda_u, rampup_epochs
+        self.ema_decay, self.lr, self.iterations, self.augment_name = ema_decay, lr, iterations, augment
+        self.ema: Optional[EMA] = None
+
+    def setup(self, trainer):
+        super().setup(trainer)
+        if self.stage1_epochs >= trainer.config.optim.epochs:
+            raise NoisyLabelsError(f"rsl_mixmatch needs epochs after stage one: stage1_epochs={self.stage1_epochs} "
+                                   f"leaves none of the {trainer.config.optim.epochs}; lower it or train longer")
+        self.augment = view_augment(self.augment_name, trainer.data.train.in_shape)
+        if self.rampup_epochs is None:
+            self.rampup_epochs = trainer.config.optim.epochs - self.stage1_epochs
+
+    def on_epoch_start(self, trainer, epoch):
+        if epoch == self.stage1_epochs:
+            adam = replace(trainer.config.optim, name="adam", lr=self.lr, weight_decay=0.0, schedule="constant",
+                           warmup_epochs=0.0, grad_clip=None)
+            trainer.restart_network(0, optim=adam)
+            self.ema = EMA(trainer.models[0], self.ema_decay)
+
+    def batches(self, trainer, epoch):
+        if epoch < self.stage1_epochs:
+            return trainer.loader
+        self.step, self.epoch = 0, epoch
+        labeled, unlabeled = self.selected.nonzero().flatten(), (~self.selected).nonzero().flatten()
+        steps = self.iterations or len(trainer.train_y) // trainer.config.optim.batch_size
+        weights = self.weights[labeled] if self.weighted else None
+        self.num_steps = max(1, steps)
+        return LabeledUnlabeledEpoch(trainer, labeled, unlabeled, steps, weights=weights)
+
+    def training_step(self, trainer, batch):
+        if not isinstance(batch, MixBatch):
+            return super().training_step(trainer, batch)
+        gen = trainer.loader.generator
+        x = self.augment(batch.labeled.x, gen)
+        u1, u2 = self.augment(batch.unlabeled.x, gen), self.augment(batch.unlabeled.x, gen)
+        with torch.no_grad():
+            u_targets = guess_labels([trainer.forward(0, u1), trainer.forward(0, u2)], self.temperature)
+        x_targets = one_hot(batch.labeled.y, trainer.num_classes)
+        loss_x, loss_u, _ = mixmatch_losses(trainer, 0, [x], x_targets, [u1, u2], u_targets, self.alpha)
+        progress = self.epoch + self.step / self.num_steps
+        weight_u = self.lambda_u * linear_rampup(progress, self.stage1_epochs, self.rampup_epochs)
+        self.step += 1
+        return StepOutput(loss_x + weight_u * loss_u)
+
+    def after_step(self, trainer):
+        if self.ema is not None:
+            self.ema.update(trainer.models[0])
+
+    def predict(self, trainer, x):
+        return trainer.forward(0, x) if self.ema is None else self.ema.model(x).float()
+
+    def state_dict(self):
+        return {**super().state_dict(), "ema": None if self.ema is None else self.ema.state_dict()}
