@@ -3,6 +3,8 @@ __version__ = "0.1.0"
 
 from .config import Config, load_config
 from .data import DATASETS, DeviceLoader, LabeledData, Splits, load_dataset
+from .detection import (Recorder, detection_metrics, find_label_issues, label_quality_scores, rank_label_issues,
+                        suggested_labels, write_label_issues_csv)
 from .engine import Trainer, train
 from .errors import NoisyLabelsError
 from .losses import LOSSES, create_loss
@@ -15,4 +17,6 @@ __all__ = [
     "Config", "load_config", "DATASETS", "DeviceLoader", "LabeledData", "Splits", "load_dataset",
     "Trainer", "train", "NoisyLabelsError", "LOSSES", "create_loss", "METHODS", "Method", "StepOutput",
     "MODELS", "create_model", "NOISE", "make_noise", "noise_summary", "SampleStats",
+    "Recorder", "label_quality_scores", "rank_label_issues", "find_label_issues", "suggested_labels",
+    "write_label_issues_csv", "detection_metrics",
 ]

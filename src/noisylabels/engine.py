@@ -135,19 +135,21 @@ class Trainer:
         self.method.setup(self)
 
     # ----------------------------------------------------------------- helpers methods use
-    def new_model(self) -> torch.nn.Module:
-        """A freshly initialised network of the run's model, on the device, in its memory format."""
+    def new_model(self, num_outputs: Optional[int] = None) -> torch.nn.Module:
+        """A freshly initialised network of the run's model, on the device, in its memory format.
+        ``num_outputs``: logits per sample (default: the number of classes; aum adds a fake class)."""
         cfg = self.config
-        model = create_model(cfg.model.name, self.num_classes, self.data.train.in_shape, **cfg.model.options)
+        outputs = num_outputs or self.num_classes
+        model = create_model(cfg.model.name, outputs, self.data.train.in_shape, **cfg.model.options)
         return model.to(self.device, memory_format=self.memory_format)
 
-    def restart_network(self, net: int, optim=None) -> None:
+    def restart_network(self, net: int, optim=None, num_outputs: Optional[int] = None) -> None:
         """Fresh weights, optimiser and learning-rate schedule for network ``net`` from this epoch on
         (for methods that select data, then train a new network on it). ``optim``: an OptimConfig
-        for the new optimiser (default: the run's)."""
+        for the new optimiser (default: the run's); ``num_outputs``: as in ``new_model``."""
         cfg = self.config
         torch.manual_seed(cfg.run.seed + 1000 * (self.epoch + 1) + net)
-        self.models[net] = self.new_model()
+        self.models[net] = self.new_model(num_outputs)
         self.optim_configs[net] = optim or cfg.optim
         self.optimizers[net] = make_optimizer(self.models[net].parameters(), self.optim_configs[net])
         self.schedule_start[net] = self.epoch

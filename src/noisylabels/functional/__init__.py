@@ -1,4 +1,5 @@
 """Pure tensor functions that any PyTorch loop can use."""
+from .aum import aum_flags, aum_threshold, assign_threshold_samples, combine_runs, threshold_labels
 from .gmm import GMM1D, gmm_1d
 from .margin import logit_margin
 from .mentor import LossMovingAverage, mentor_mix, threshold_mentor
@@ -6,7 +7,8 @@ from .noise_rates import estimate_noise_rates, gmm_noise_rates, prediction_noise
 from .selection import (RSL_KAPPA, classwise_minmax, classwise_select, forget_rate_schedule, masked_mean, rsl_keep_counts, rsl_weights,
                         select_within, small_loss_mask, window_mean)
 
-__all__ = ["GMM1D", "gmm_1d", "logit_margin", "LossMovingAverage", "mentor_mix", "threshold_mentor",
+__all__ = ["aum_flags", "aum_threshold", "assign_threshold_samples", "combine_runs", "threshold_labels",
+           "GMM1D", "gmm_1d", "logit_margin", "LossMovingAverage", "mentor_mix", "threshold_mentor",
            "estimate_noise_rates", "gmm_noise_rates", "prediction_noise_rates",
            "RSL_KAPPA", "classwise_minmax", "classwise_select", "forget_rate_schedule", "rsl_keep_counts", "rsl_weights",
            "small_loss_mask", "window_mean", "masked_mean", "select_within"]

@@ -1,0 +1,226 @@
+"""One label-issue API over three sources: your own scores, out-of-sample pred_probs, or a run folder.
+
+Give exactly one of ``scores=`` ((N,) quality, higher = cleaner), ``pred_probs=`` ((N, K)
+probabilities: confident learning) or ``run=`` (a folder written by ``noisylabels train``).
+Every function returns numpy arrays; quality is "lower = more likely mislabeled".
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+import numpy as np
+import torch
+
+from ..errors import NoisyLabelsError
+from ..io import atomic_path
+from .confident import check_filter_by, confident_learning_issues, normalized_margin, self_confidence
+from .scores import (aum_score, classwise_quality, clean_probability_score, epoch_mean, flag_per_class,
+                     mentor_weight_score, rank_order, small_loss_score)
+from .validate import check_labels, check_mask, check_pred_probs, check_scores, check_vector
+
+METHODS = {
+    "scores": ("auto",),
+    "pred_probs": ("auto", "confident", "normalized_margin"),
+    "run": ("auto", "rsl", "small_loss", "aum", "dividemix", "mentormix"),
+}
+# method="auto" for a run: the score matching how it was trained; any other method -> rsl.
+RUN_AUTO = {"aum": "aum", "rsl": "rsl", "rsl_mixmatch": "rsl", "dividemix": "dividemix", "mentormix": "mentormix",
+            "small_loss": "small_loss", "coteaching": "small_loss", "coteaching_plus": "small_loss"}
+RUN_VALUES = {"dividemix": "clean_prob", "mentormix": "mentor_weight"}  # stats.pt values each method needs
+
+
+class Run(NamedTuple):
+    folder: Path
+    stats: dict  # stats.pt: loss (E, N), margin (E, N), prediction (N,), values {name: (N,)}
+
+
+class Source(NamedTuple):
+    kind: str  # scores | pred_probs | run
+    labels: np.ndarray
+    method: str  # resolved: never "auto" for a run
+    data: object  # the scores array, the pred_probs array or the Run
+
+
+# ---------------------------------------------------------------------- run folders
+def load_run(run) -> Run:
+    """Read ``stats.pt`` of a run folder, with errors that say what to do."""
+    folder = Path(run)
+    if not folder.is_dir():
+        raise NoisyLabelsError(f"run folder {folder} does not exist; pass the --out folder of `noisylabels train`")
+    path = folder / "stats.pt"
+    if not path.is_file():
+        raise NoisyLabelsError(f"{path} not found: `noisylabels train` writes it when training finishes; let the run "
+                               "finish (or re-run it), or pass scores= or pred_probs= instead")
+    try:
+        stats = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a corrupt file raises pickle, zip or EOF errors alike; torch's text
+        # for them is long and suggests weights_only=False, which would not help here: name the type only
+        raise NoisyLabelsError(f"could not read {path} ({type(error).__name__}); the file is corrupt or "
+                               "not a noisylabels stats file: re-run the training to rewrite it") from None
+    tensors = ("loss", "margin", "prediction")
+    ok = (isinstance(stats, dict) and all(isinstance(stats.get(k), torch.Tensor) for k in tensors)
+          and isinstance(stats.get("values", {}), dict) and stats["loss"].ndim == 2
+          and stats["margin"].shape == stats["loss"].shape and stats["prediction"].shape == stats["loss"].shape[1:])
+    if not ok:
+        raise NoisyLabelsError(f"{path} is not a noisylabels stats file (expected a dict with loss and margin "
+                               "(epochs, N) and prediction (N,) tensors); re-run the training to rewrite it")
+    return Run(folder, stats)
+
+
+def run_method(folder: Path) -> str:
+    """The score ``method="auto"`` picks for a run, from the method name in its metrics.json."""
+    path = folder / "metrics.json"
+    choices = ", ".join(METHODS["run"][1:])
+    if not path.is_file():
+        raise NoisyLabelsError(f"{path} not found, so the run's training method is unknown; "
+                               f"pass method= one of: {choices}")
+    try:
+        name = json.loads(path.read_text()).get("method")
+    except (ValueError, AttributeError, OSError) as error:
+        raise NoisyLabelsError(f"could not read {path} ({error}); pass method= one of: {choices}") from None
+    if not isinstance(name, str):
+        raise NoisyLabelsError(f"{path} has no 'method' name; pass method= one of: {choices}")
+    return RUN_AUTO.get(name, "rsl")
+
+
+# ---------------------------------------------------------------------- sources
+def _source(labels, scores, pred_probs, run, method: str) -> Source:
+    given = {kind: value for kind, value in (("scores", scores), ("pred_probs", pred_probs), ("run", run))
+             if value is not None}
+    if len(given) != 1:
+        got = " and ".join(f"{k}=" for k in given) or "none"
+        raise NoisyLabelsError(f"give exactly one of scores=, pred_probs= or run= (got {got})")
+    (kind, data), = given.items()
+    every = sorted({m for methods in METHODS.values() for m in methods})
+    if method not in every:
+        raise NoisyLabelsError(f"unknown method {method!r}; choose one of: {', '.join(every)}")
+    if method not in METHODS[kind]:
+        needs = next(k for k, methods in METHODS.items() if method in methods)
+        raise NoisyLabelsError(f"method {method!r} needs {needs}=; with {kind}= choose one of: "
+                               f"{', '.join(METHODS[kind])}")
+    labels = check_labels(labels)
+    if kind == "scores":
+        data = check_scores(data, labels)
+    elif kind == "pred_probs":
+        data = check_pred_probs(data, labels)
+    else:
+        data = load_run(data)
+        size = data.stats["loss"].shape[1]
+        if size != len(labels):
+            raise NoisyLabelsError(f"labels have {len(labels)} entries but run {data.folder} has {size} training "
+                                   "samples; pass the run's training labels (the 'label' column of its samples.csv)")
+        method = run_method(data.folder) if method == "auto" else method
+    return Source(kind, labels, method, data)
+
+
+def _quality(source: Source) -> np.ndarray:
+    if source.kind == "scores":
+        return source.data
+    if source.kind == "pred_probs":
+        score = normalized_margin if source.method == "normalized_margin" else self_confidence
+        return score(source.labels, source.data)
+    folder, stats = source.data
+    values = stats.get("values", {})
+    if source.method in RUN_VALUES:
+        name = RUN_VALUES[source.method]
+        if name not in values:
+            raise NoisyLabelsError(f"run {folder} has no '{name}' values in stats.pt (it has: "
+                                   f"{sorted(values) or 'none'}), so method={source.method!r} does not apply: it "
+                                   f"needs a run trained with --method {source.method}; use method='auto', 'rsl', "
+                                   "'small_loss' or 'aum'")
+        score = clean_probability_score if source.method == "dividemix" else mentor_weight_score
+        return score(values[name])
+    if source.method == "rsl":  # an RSL run's own score: the mean loss over its stage-one window
+        mean = values["score"].numpy() if "score" in values else epoch_mean(stats["loss"], name="loss")
+        return classwise_quality(mean, source.labels)
+    if source.method == "small_loss":
+        return small_loss_score(stats["loss"])
+    if "aum" in values:  # an AUM run's own per-sample AUM (over its detection epochs)
+        return check_vector(values["aum"], "aum", allow_nan=True)
+    return aum_score(stats["margin"])
+
+
+# ---------------------------------------------------------------------- public functions
+def label_quality_scores(labels, *, scores=None, pred_probs=None, run=None, method: str = "auto") -> np.ndarray:
+    """(N,) float64 label quality, lower = more likely mislabeled (NaN: a run never recorded the sample).
+
+    pred_probs: ``auto``/``confident`` = self-confidence p_y, ``normalized_margin`` = p_y - max_{k!=y} p_k.
+    run: ``rsl`` (class-wise normalised epoch-mean loss), ``small_loss`` (minus the last loss),
+    ``aum`` (mean logit margin), ``dividemix`` (clean probability), ``mentormix`` (mentor weight);
+    ``auto`` picks by the run's training method in metrics.json.
+    """
+    return _quality(_source(labels, scores, pred_probs, run, method))
+
+
+def rank_label_issues(labels, *, scores=None, pred_probs=None, run=None, method: str = "auto") -> np.ndarray:
+    """(N,) int64 sample indices from most to least suspicious (ties by index, NaN scores last)."""
+    return rank_order(label_quality_scores(labels, scores=scores, pred_probs=pred_probs, run=run, method=method))
+
+
+def find_label_issues(labels, *, scores=None, pred_probs=None, run=None, method: str = "auto", noise_rates=None,
+                      filter_by: Optional[str] = None) -> np.ndarray:
+    """(N,) bool, True = likely mislabeled.
+
+    pred_probs without noise_rates: confident learning with ``filter_by`` (default
+    "prune_by_noise_rate", as cleanlab). Otherwise: per class, the round(rate * n) lowest-quality
+    samples, rates from ``noise_rates`` (one or one per class) or a per-class 2-component GMM.
+    """
+    source = _source(labels, scores, pred_probs, run, method)
+    if filter_by is not None:
+        if source.kind != "pred_probs" or noise_rates is not None:
+            raise NoisyLabelsError("filter_by applies to pred_probs= without noise_rates= only; drop filter_by")
+        check_filter_by(filter_by)
+    if source.kind == "pred_probs" and noise_rates is None:
+        return confident_learning_issues(source.labels, source.data, filter_by or "prune_by_noise_rate")
+    num_classes = source.data.shape[1] if source.kind == "pred_probs" else None
+    return flag_per_class(_quality(source), source.labels, num_classes, noise_rates)
+
+
+def suggested_labels(labels, *, pred_probs=None, run=None) -> np.ndarray:
+    """(N,) int64 the model's label: argmax of pred_probs, or a run's last stored prediction
+    (the given label where the run never predicted the sample)."""
+    if pred_probs is None and run is None:
+        raise NoisyLabelsError("suggested labels need pred_probs= or run= (quality scores carry no class information)")
+    # any run method will do: suggestions do not depend on it, and "aum" skips reading metrics.json
+    source = _source(labels, None, pred_probs, run, "auto" if pred_probs is not None else "aum")
+    if source.kind == "pred_probs":
+        return source.data.argmax(1).astype(np.int64)
+    prediction = source.data.stats["prediction"].numpy().astype(np.int64)
+    return np.where(prediction >= 0, prediction, source.labels)
+
+
+def write_label_issues_csv(path, labels, quality, mask, suggested, true_labels=None) -> Path:
+    """Write ``index, given_label, suggested_label, score, rank, flag`` (+ ``true_label``), most
+    suspicious first, atomically. Returns the path."""
+    labels = check_labels(labels)
+    quality = check_scores(quality, labels, "quality", allow_nan=True)
+    mask = check_mask(mask, labels)
+    suggested = check_labels(suggested, name="suggested", length=len(labels))
+    truth = None if true_labels is None else check_labels(true_labels, name="true_labels", length=len(labels))
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "given_label", "suggested_label", "score", "rank", "flag"]
+                        + ([] if truth is None else ["true_label"]))
+        for rank, i in enumerate(rank_order(quality).tolist(), 1):
+            writer.writerow([i, labels[i], suggested[i], f"{quality[i]:.6g}", rank, int(mask[i])]
+                            + ([] if truth is None else [truth[i]]))
+    return path
+
+
+def detection_metrics(mask, labels, true_labels) -> dict:
+    """Precision, recall and F1 of the flagged set against the truth (0 where undefined), and the
+    counts ``flagged`` and ``mislabeled``."""
+    labels = check_labels(labels)
+    mask = check_mask(mask, labels)
+    truth = check_labels(true_labels, name="true_labels", length=len(labels))
+    wrong = labels != truth
+    hits = int((mask & wrong).sum())
+    flagged, mislabeled = int(mask.sum()), int(wrong.sum())
+    precision = hits / flagged if flagged else 0.0
+    recall = hits / mislabeled if mislabeled else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "flagged": flagged, "mislabeled": mislabeled}
