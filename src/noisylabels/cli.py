@@ -1,4 +1,4 @@
-"""Command line: ``noisylabels train|list|demo``. Bad input exits with status 2 and one line."""
+"""Command line: ``noisylabels train|detect|list|demo``. Bad input exits with status 2 and one line."""
 from __future__ import annotations
 
 import argparse
@@ -102,6 +102,20 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_detect(args) -> int:
+    from .detection.detect import check_detector, detect
+
+    detector = check_detector(args.method or "rsl")
+    args.method = None  # the detector picks the training method
+    config = config_from_args(args)
+    result = detect(config, detector, run=args.run, folds=args.folds, contact_sheet=args.contact_sheet)
+    line = f"{detector}: {result['flagged']} of {result['samples']} samples flagged"
+    if "precision" in result:
+        line += f"; precision {result['precision']:.3f}, recall {result['recall']:.3f}, F1 {result['f1']:.3f}"
+    print(f"{line}; ranked list in {result['folder']}/label_issues.csv")
+    return 0
+
+
 def cmd_list(args) -> int:
     from .data import DATASETS
     from .losses import LOSSES
@@ -134,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one run from a config and/or flags")
     add_run_flags(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("detect", help="find the mislabeled training samples: train with recording (or read --run) "
+                                      "and write label_issues.csv",
+                       description="--method picks the detector: rsl (default), small_loss, aum, dividemix or "
+                                   "confident (K-fold cross-validated confident learning); the other flags are "
+                                   "train's.")
+    add_run_flags(p)
+    p.add_argument("--run", help="a finished run folder to read instead of training")
+    p.add_argument("--folds", type=int, default=2, help="cross-validation folds of the confident detector")
+    p.add_argument("--contact-sheet", action="store_true", help="also draw the flagged images (label_issues.png)")
+    p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("list", help="print the registered datasets, noise types, models, methods, losses")
     p.add_argument("kind", nargs="?", help="datasets | noise | models | methods | losses")

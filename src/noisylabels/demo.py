@@ -6,16 +6,14 @@ Prints a results table and writes it, every run folder and ``suspected_label_err
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Optional
 
-import torch
-
 from .config import Config
+from .detection import (detection_metrics, find_label_issues, label_quality_scores, suggested_labels,
+                        write_label_issues_csv)
 from .engine import Trainer
-from .functional import classwise_minmax, classwise_select, gmm_noise_rates, rsl_keep_counts
-from .io import atomic_path, atomic_write_text
+from .io import atomic_write_text
 
 # Budget sized for a few minutes on 2 CPU cores.
 DEMO_EPOCHS = 20  # the benchmarks' budget, so the demo rows reproduce theirs
@@ -62,31 +60,19 @@ def run_demo(out: str = "runs/demo", epochs: Optional[int] = None, subset: Optio
 
 
 def write_suspected_label_errors(trainer: Trainer, path: Path) -> dict:
-    """Rank every training sample by how suspicious its label is and write the ranking as CSV.
-
-    Score: the epoch-mean loss min-max normalised within the sample's observed class (RSL's
-    criterion; 1 = most suspicious). Flagged: outside the n_i (1 - eta_i) lowest-scoring samples of
-    its class, eta_i estimated by a per-class Gaussian mixture. Suggested label: the prediction.
-    """
-    labels, classes = trainer.train_y, trainer.num_classes
-    scores = trainer.stats.mean_loss()
-    eta = gmm_noise_rates(scores, labels, classes)
-    clean = classwise_select(scores, labels, rsl_keep_counts(torch.bincount(labels, minlength=classes).cpu(), eta, b=0.0))
-    suspicion = classwise_minmax(scores, labels, classes)
-    order = torch.argsort(suspicion, descending=True, stable=True).cpu()
-    truth = trainer.true_y
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["rank", "index", "given_label", "suggested_label", "score", "flagged"]
-                        + (["true_label"] if truth is not None else []))
-        for rank, i in enumerate(order.tolist(), 1):
-            writer.writerow([rank, i, int(labels[i]), int(trainer.stats.prediction[i]), f"{suspicion[i].item():.4f}",
-                             int(not clean[i])] + ([int(truth[i])] if truth is not None else []))
-    result = {"flagged": int((~clean).sum()), "estimated_noise_rate": eta.mean().item()}
+    """Rank every training sample by how suspicious its label is and write the ranking as CSV,
+    through the label-issue API on the finished run: RSL's score (the epoch-mean loss, min-max
+    normalised within the observed class; lower = more suspicious), flagged per class with a
+    GMM-estimated noise rate; the suggested label is the model's prediction."""
+    train = trainer.data.train
+    labels = train.labels.numpy()
+    truth = None if train.true_labels is None else train.true_labels.numpy()
+    quality = label_quality_scores(labels, run=trainer.out, method="rsl")
+    flagged = find_label_issues(labels, run=trainer.out, method="rsl")
+    write_label_issues_csv(path, labels, quality, flagged, suggested_labels(labels, run=trainer.out), truth)
+    result = {"flagged": int(flagged.sum()), "estimated_noise_rate": float(flagged.mean())}
     if truth is not None:
-        wrong, flagged = labels != truth, ~clean
-        result["precision"] = (flagged & wrong).sum().item() / max(1, int(flagged.sum()))
-        result["recall"] = (flagged & wrong).sum().item() / max(1, int(wrong.sum()))
+        result.update(detection_metrics(flagged, labels, truth))
     return result
 
 

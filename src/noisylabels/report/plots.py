@@ -172,3 +172,30 @@ def plot_selection_curves(epochs: Sequence[Mapping], path: str | Path, *,
     if title:
         ax.set_title(title)
     return _save_png(fig, path)
+
+
+def plot_image_grid(images, titles: Sequence[str], path: str | Path, *, columns: int = 8,
+                    title: Optional[str] = None) -> Path:
+    """A contact sheet: images (K, C, H, W) in a grid, each with a short caption (e.g. "given 3 ->
+    suggested 5"), for eyeballing suspected label errors."""
+    images = _to_numpy(images).astype(np.float32)
+    count = len(images)
+    columns = max(1, min(columns, count))
+    rows = max(1, math.ceil(count / columns))
+    fig = _new_figure((1.6 * columns, 1.8 * rows + (0.4 if title else 0)))
+    for k in range(rows * columns):
+        ax = fig.add_subplot(rows, columns, k + 1)
+        ax.axis("off")
+        if k >= count:
+            continue
+        image = images[k]
+        lo, hi = float(image.min()), float(image.max())
+        image = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image)
+        if image.shape[0] == 1:
+            ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(np.transpose(image[:3], (1, 2, 0)))
+        ax.set_title(titles[k], fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return _save_png(fig, path)

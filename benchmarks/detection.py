@@ -1,0 +1,78 @@
+"""Finding the mislabeled samples on Fashion-MNIST (symmetric and pair 40%): detection precision,
+recall and F1 of our detectors and of cleanlab's own `find_label_issues`, with the training compute
+each needs (full trainings and wall time, all in this one run).
+
+cleanlab gets 2-fold cross-validated out-of-sample probabilities from the same model and epoch
+budget (2 trainings on half the data each: the compute of one full training); our `confident`
+row applies our confident-learning implementation to the very same probabilities. The "half
+budget" rows run our detectors with half the epochs, i.e. half of cleanlab's training compute.
+
+cleanlab is a benchmark-only dependency: `pip install -r benchmarks/requirements.txt`.
+
+    python benchmarks/detection.py --subset 20000 --epochs 20 --augment none
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from common import NOISES, add_common_args, base_config, header, markdown_table, pct
+
+from noisylabels.detection import confident_learning_issues, detection_metrics
+from noisylabels.detection.detect import cross_validated_probs, detect
+from noisylabels.io import atomic_write_json, atomic_write_text
+
+
+def cleanlab_rows(base, out: Path, noise_name: str) -> list[dict]:
+    from cleanlab.filter import find_label_issues as cleanlab_find_label_issues
+
+    start = time.perf_counter()
+    probs, data, train_s, _ = cross_validated_probs(base.replace(run={"out": str(out)}), folds=2)
+    labels, truth = data.train.labels.numpy(), data.train.true_labels.numpy()
+    rows = []
+    for name, finder in (("cleanlab find_label_issues (2-fold CV)", lambda: cleanlab_find_label_issues(labels, probs)),
+                         ("ours: confident learning, same probabilities", lambda: confident_learning_issues(labels, probs))):
+        mask = np.asarray(finder(), dtype=bool)
+        rows.append({"noise": noise_name, "detector": name, "trainings": "2 x half data",
+                     "wall_s": time.perf_counter() - start, **detection_metrics(mask, labels, truth)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser)
+    parser.add_argument("--out", default="benchmarks/results/detection")
+    args = parser.parse_args()
+    out = Path(args.out)
+    rows = []
+    for noise_name, noise in NOISES:
+        base = base_config(args.subset, args.epochs, args.seed, args.augment).replace(noise=noise)
+        rows += cleanlab_rows(base, out / "runs" / f"{noise['type']}-cleanlab", noise_name)
+        half = base.replace(optim={"epochs": max(1, args.epochs // 2)})
+        for label, detector, config in (("rsl", "rsl", base), ("rsl, half budget", "rsl", half),
+                                        ("aum", "aum", base), ("aum, half budget", "aum", half),
+                                        ("small_loss, half budget", "small_loss", half),
+                                        ("dividemix GMM", "dividemix", base)):
+            folder = out / "runs" / f"{noise['type']}-{label.replace(' ', '').replace(',', '-')}"
+            result = detect(config.replace(run={"out": str(folder)}), detector)
+            rows.append({"noise": noise_name, "detector": label, "trainings": f"1 ({config.optim.epochs} epochs)",
+                         "wall_s": result["wall_time"], **{k: result[k] for k in ("precision", "recall", "f1",
+                                                                                  "flagged", "mislabeled")}})
+            print(rows[-1], flush=True)
+    for row in rows:
+        reference = next(r for r in rows if r["noise"] == row["noise"] and r["detector"].startswith("cleanlab"))
+        row["compute_ratio"] = row["wall_s"] / reference["wall_s"]
+    table = markdown_table(
+        ["noise", "detector", "precision", "recall", "F1", "flagged", "training", "wall time (s)", "time / cleanlab"],
+        [[r["noise"], r["detector"], pct(r["precision"]), pct(r["recall"]), pct(r["f1"]), str(r["flagged"]),
+          r["trainings"], f"{r['wall_s']:.0f}", f"{r['compute_ratio']:.2f}"] for r in rows])
+    text = header(args, "detection.py") + "\n\n" + table
+    print(text)
+    atomic_write_text(out / "results.md", text + "\n")
+    atomic_write_json(out / "results.json", rows)
+
+
+if __name__ == "__main__":
+    main()

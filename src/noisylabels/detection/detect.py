@@ -1,0 +1,167 @@
+"""``noisylabels detect``: train with recording (or read a finished run) and write the ranked
+label issues.
+
+Detectors and the training each needs:
+  rsl         a ``rsl`` run with selection only (stage one = the whole budget): class-wise
+              epoch-mean loss, flagged per class with a GMM-estimated noise rate
+  small_loss  a ``ce`` run: the last epoch's loss, flagged per class likewise
+  aum         an ``aum`` run without retraining (2 runs of half the budget): flagged by the
+              threshold-sample rule in every run where the sample was real
+  dividemix   a ``dividemix`` run: flagged where the GMM clean probability is <= p_threshold
+  confident   K-fold cross-validated ``ce`` runs (K full trainings on (K-1)/K of the data): confident
+              learning on the out-of-sample probabilities
+"""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..data.dataset import Splits
+from ..errors import NoisyLabelsError
+from ..io import atomic_write_json
+from .api import detection_metrics, find_label_issues, label_quality_scores, load_run, write_label_issues_csv
+from .scores import rank_order
+
+DETECTORS = ("aum", "rsl", "small_loss", "dividemix", "confident")
+TRAINING = {"rsl": "rsl", "small_loss": "ce", "aum": "aum", "dividemix": "dividemix", "confident": "ce"}
+
+
+def check_detector(name: str) -> str:
+    if name not in DETECTORS:
+        raise NoisyLabelsError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
+    return name
+
+
+def training_config(config: Config, detector: str) -> Config:
+    """The config of the training run the detector reads (user method options are kept)."""
+    epochs, options = config.optim.epochs, dict(config.method.options)
+    if detector == "rsl":
+        options.setdefault("stage1_epochs", epochs)
+    if detector == "aum":
+        runs = options.setdefault("runs", 2)
+        options.setdefault("detect_epochs", max(1, epochs // runs))
+        options.setdefault("retrain", False)
+        epochs = runs * options["detect_epochs"]
+    return config.replace(method={"name": TRAINING[detector], "options": options}, optim={"epochs": epochs})
+
+
+def read_run_labels(folder: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """Observed (and, when known, true) training labels from a run folder's samples.csv."""
+    path = folder / "samples.csv"
+    if not path.is_file():
+        raise NoisyLabelsError(f"{path} not found; --run needs the folder of a finished `noisylabels train` run")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "label" not in rows[0]:
+        raise NoisyLabelsError(f"{path} has no 'label' column; it is not a noisylabels samples.csv")
+    labels = np.array([int(r["label"]) for r in rows])
+    truth = np.array([int(r["true_label"]) for r in rows]) if "true_label" in rows[0] else None
+    return labels, truth
+
+
+def own_flags(detector: str, folder: Path, labels: np.ndarray) -> Optional[np.ndarray]:
+    """The flags the training method decides itself (AUM's rule, DivideMix's division), if any."""
+    values = load_run(folder).stats.get("values", {})
+    if detector == "aum" and "flagged" in values:
+        return values["flagged"].numpy() > 0.5
+    if detector == "dividemix" and "clean_prob" in values:
+        return ~(values["clean_prob"].numpy() > 0.5)
+    return None
+
+
+def cross_validated_probs(config: Config, folds: int) -> tuple[np.ndarray, object, float, list[dict]]:
+    """Out-of-sample softmax probabilities from ``folds`` ``ce`` trainings, each on the other folds."""
+    from ..engine import Trainer
+
+    base = Trainer(config.replace(optim={"epochs": 1}, run={"out": str(Path(config.run.out) / "data-check"),
+                                                            "overwrite": True}))
+    train, test = base.data.train, base.data.test
+    labels = train.labels.numpy()
+    probs = np.zeros((len(labels), train.num_classes))
+    order = np.random.default_rng(config.run.seed).permutation(len(labels))
+    start, runs = time.perf_counter(), []
+    for k in range(folds):
+        held = np.sort(order[k::folds])
+        kept = np.setdiff1d(np.arange(len(labels)), held)
+        fold = config.replace(noise={"type": "none"}, data={"subset": None, "test_subset": None, "val_fraction": 0.0},
+                              run={"out": str(Path(config.run.out) / f"fold{k + 1}")})
+        # Noise is already applied: the fold trains on the observed labels of the other folds.
+        trainer = Trainer(fold, Splits(train.subset(kept), test))
+        runs.append(trainer.fit())
+        logits = trainer.logits_on(train.x[held], lambda x: trainer.method.predict(trainer, x))
+        probs[held] = torch.softmax(logits.double(), 1).cpu().numpy()
+    return probs, base.data, time.perf_counter() - start, runs
+
+
+def detect(config: Config, detector: str, run: Optional[str] = None, folds: int = 2,
+           contact_sheet: bool = False) -> dict:
+    """Run the detector; write ``label_issues.csv`` and ``detection.json`` into the run folder."""
+    from ..engine import Trainer
+
+    check_detector(detector)
+    start = time.perf_counter()
+    if detector == "confident":
+        if run is not None:
+            raise NoisyLabelsError("--run with the confident detector: it needs cross-validated probabilities, "
+                                   "not one run; drop --run or pick aum, rsl, small_loss or dividemix")
+        if folds < 2:
+            raise NoisyLabelsError(f"--folds must be at least 2 for cross-validation, got {folds}")
+        folder = Path(config.run.out or "runs/detect-confident")
+        config = config.replace(run={"out": str(folder)}, method={"name": "ce", "options": {}})
+        probs, data, _, _ = cross_validated_probs(config, folds)
+        labels, truth, images, trainings = _labels(data.train) + (data.train.x, folds)
+        quality = label_quality_scores(labels, pred_probs=probs)
+        mask = find_label_issues(labels, pred_probs=probs)
+        suggested = probs.argmax(1)
+    else:
+        if run is None:  # train with recording first
+            trainer = Trainer(training_config(config, detector))
+            trainer.fit()
+            folder = trainer.out
+            labels, truth, images, trainings = _labels(trainer.data.train) + (trainer.data.train.x, 1)
+        else:
+            folder = Path(run)
+            labels, truth = read_run_labels(folder)
+            images, trainings = None, 0
+        quality = label_quality_scores(labels, run=folder, method=detector)
+        mask = own_flags(detector, folder, labels)
+        mask = find_label_issues(labels, run=folder, method=detector) if mask is None else mask
+        prediction = load_run(folder).stats["prediction"].numpy()
+        suggested = np.where(prediction >= 0, prediction, labels)  # never predicted: keep the label
+    folder.mkdir(parents=True, exist_ok=True)
+    write_label_issues_csv(folder / "label_issues.csv", labels, quality, mask, suggested, truth)
+    result = {"detector": detector, "flagged": int(mask.sum()), "samples": len(labels),
+              "trainings": trainings, "wall_time": time.perf_counter() - start}
+    if truth is not None and (truth != labels).any():
+        result.update(detection_metrics(mask, labels, truth))
+    if contact_sheet:
+        result["contact_sheet"] = str(write_contact_sheet(folder, images, labels, suggested, quality, mask))
+    atomic_write_json(folder / "detection.json", result)
+    result["folder"] = str(folder)
+    return result
+
+
+def _labels(split) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    truth = None if split.true_labels is None else split.true_labels.numpy()
+    return split.labels.numpy(), truth
+
+
+def write_contact_sheet(folder: Path, images, labels, suggested, quality, mask, limit: int = 48) -> Path:
+    """The most suspicious flagged images in a grid, captioned "given -> suggested"."""
+    from ..report import plot_image_grid
+
+    if images is None or images.ndim != 4:
+        raise NoisyLabelsError("--contact-sheet needs image data (N, C, H, W); this data set has none "
+                               "(with --run, re-run detection without --run to have the images)")
+    order = [i for i in rank_order(quality).tolist() if mask[i]][:limit]
+    if not order:
+        raise NoisyLabelsError("no sample was flagged, so there is no contact sheet to draw")
+    titles = [f"#{i}: {labels[i]} -> {suggested[i]}" for i in order]
+    return plot_image_grid(images[order], titles, folder / "label_issues.png",
+                           title="most suspicious flagged samples: given -> suggested label")
