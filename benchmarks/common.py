@@ -62,6 +62,15 @@ def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
+def publish(out: Path, text: str, data) -> None:
+    """Print the results and write them as ``results.md`` (the text) and ``results.json`` (the data)."""
+    from noisylabels.io import atomic_write_json, atomic_write_text
+
+    print(text)
+    atomic_write_text(out / "results.md", text + "\n")
+    atomic_write_json(out / "results.json", data)
+
+
 def add_common_args(parser) -> None:
     parser.add_argument("--subset", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=20)

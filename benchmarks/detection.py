@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import NOISES, add_common_args, base_config, header, markdown_table, pct
+from common import NOISES, add_common_args, base_config, header, markdown_table, pct, publish
 
 from noisylabels.detection import confident_learning_issues, detection_metrics
 from noisylabels.detection.detect import cross_validated_probs, detect
-from noisylabels.io import atomic_write_json, atomic_write_text
 
 
 def cleanlab_rows(base, out: Path, noise_name: str) -> list[dict]:
@@ -69,9 +68,7 @@ def main() -> None:
         [[r["noise"], r["detector"], pct(r["precision"]), pct(r["recall"]), pct(r["f1"]), str(r["flagged"]),
           r["trainings"], f"{r['wall_s']:.0f}", f"{r['compute_ratio']:.2f}"] for r in rows])
     text = header(args, "detection.py") + "\n\n" + table
-    print(text)
-    atomic_write_text(out / "results.md", text + "\n")
-    atomic_write_json(out / "results.json", rows)
+    publish(out, text, rows)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import add_common_args, base_config, header, markdown_table, pct, run_grid
+from common import add_common_args, base_config, header, markdown_table, pct, publish, run_grid
 
-from noisylabels.io import atomic_write_json, atomic_write_text
 
 VARIANTS = [
     ("ce", {"method": {"name": "ce"}}),
@@ -32,9 +31,7 @@ def main() -> None:
         [[r["noise"], r["variant"], pct(r["best"]), pct(r["last"]), pct(r["precision"]), pct(r["recall"]),
           f"{r['epoch_ratio']:.2f}"] for r in rows])
     text = header(args, "mentormix.py") + "\n\n" + table
-    print(text)
-    atomic_write_text(out / "results.md", text + "\n")
-    atomic_write_json(out / "results.json", rows)
+    publish(out, text, rows)
 
 
 if __name__ == "__main__":

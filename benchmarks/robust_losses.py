@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import add_common_args, base_config, header, markdown_table, pct, run_grid
+from common import add_common_args, base_config, header, markdown_table, pct, publish, run_grid
 
-from noisylabels.io import atomic_write_json, atomic_write_text
 
 VARIANTS = [
     ("ce", {"method": {"loss": "ce"}}),
@@ -40,9 +39,7 @@ def main() -> None:
         [[r["noise"], r["variant"], pct(r["best"]), pct(r["last"]), pct(r["best"] - r["last"]),
           f"{r['epoch_ratio']:.2f}"] for r in rows])
     text = header(args, "robust_losses.py") + "\n\n" + table
-    print(text)
-    atomic_write_text(out / "results.md", text + "\n")
-    atomic_write_json(out / "results.json", rows)
+    publish(out, text, rows)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ import argparse
 import statistics
 from pathlib import Path
 
-from common import add_common_args, base_config, header, markdown_table, pct, run_grid, summarize
+from common import add_common_args, base_config, header, markdown_table, pct, publish, run_grid, summarize
 
 from noisylabels import Trainer
-from noisylabels.io import atomic_write_json, atomic_write_text
 
 
 def variants(views: str) -> list[tuple[str, dict]]:
@@ -55,9 +54,7 @@ def main() -> None:
         [[r["noise"], r["variant"], pct(r["best"]), pct(r["last"]), pct(r["best"] - ceiling), pct(r["precision"]),
           pct(r["recall"]), f"{r['epoch_ratio']:.2f}"] for r in rows])
     text = header(args, "semi_supervised.py", f" --views {args.views}") + "\n\n" + table
-    print(text)
-    atomic_write_text(out / "results.md", text + "\n")
-    atomic_write_json(out / "results.json", {"clean_ce": {"best": ceiling, "last": clean["last_test_acc"]},
+    publish(out, text, {"clean_ce": {"best": ceiling, "last": clean["last_test_acc"]},
                                              "rows": rows})
 
 

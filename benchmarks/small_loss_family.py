@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 import torch
-from common import add_common_args, base_config, header, markdown_table, pct, run_grid, summarize
+from common import add_common_args, base_config, header, markdown_table, pct, publish, run_grid, summarize
 
 from noisylabels import Config, Trainer
-from noisylabels.io import atomic_write_json, atomic_write_text
 
 VARIANTS = [
     ("ce", {"method": {"name": "ce"}}),
@@ -73,9 +72,7 @@ def main() -> None:
           "-" if r["eta_abs_error"] is None else f"{r['eta_abs_error']:.3f}"] for r in rows])
     text = (header(args, "small_loss_family.py") + "\n\n" + table + "\n\n" +
             f"Recording every sample's loss, margin and prediction costs {record_s * 1000:.0f} ms per epoch.")
-    print(text)
-    atomic_write_text(out / "results.md", text + "\n")
-    atomic_write_json(out / "results.json", rows)
+    publish(out, text, rows)
 
 
 if __name__ == "__main__":
