@@ -65,9 +65,9 @@ def read_run_labels(folder: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
     return labels, truth
 
 
-def own_flags(detector: str, folder: Path, labels: np.ndarray) -> Optional[np.ndarray]:
+def own_flags(detector: str, stats: dict) -> Optional[np.ndarray]:
     """The flags the training method decides itself (AUM's rule, DivideMix's division), if any."""
-    values = load_run(folder).stats.get("values", {})
+    values = stats.get("values", {})
     if detector == "aum" and "flagged" in values:
         return values["flagged"].numpy() > 0.5
     if detector == "dividemix" and "clean_prob" in values:
@@ -77,11 +77,12 @@ def own_flags(detector: str, folder: Path, labels: np.ndarray) -> Optional[np.nd
 
 def cross_validated_probs(config: Config, folds: int) -> tuple[np.ndarray, object, float, list[dict]]:
     """Out-of-sample softmax probabilities from ``folds`` ``ce`` trainings, each on the other folds."""
+    from ..data.prepare import prepare_data
     from ..engine import Trainer
 
-    base = Trainer(config.replace(optim={"epochs": 1}, run={"out": str(Path(config.run.out) / "data-check"),
-                                                            "overwrite": True}))
-    train, test = base.data.train, base.data.test
+    config.validate()
+    data = prepare_data(config)  # the noisy labels, fixed once for every fold
+    train, test = data.train, data.test
     labels = train.labels.numpy()
     probs = np.zeros((len(labels), train.num_classes))
     order = np.random.default_rng(config.run.seed).permutation(len(labels))
@@ -96,7 +97,7 @@ def cross_validated_probs(config: Config, folds: int) -> tuple[np.ndarray, objec
         runs.append(trainer.fit())
         logits = trainer.logits_on(train.x[held], lambda x: trainer.method.predict(trainer, x))
         probs[held] = torch.softmax(logits.double(), 1).cpu().numpy()
-    return probs, base.data, time.perf_counter() - start, runs
+    return probs, data, time.perf_counter() - start, runs
 
 
 def detect(config: Config, detector: str, run: Optional[str] = None, folds: int = 2,
@@ -129,10 +130,11 @@ def detect(config: Config, detector: str, run: Optional[str] = None, folds: int 
             folder = Path(run)
             labels, truth = read_run_labels(folder)
             images, trainings = None, 0
+        stats = load_run(folder).stats
         quality = label_quality_scores(labels, run=folder, method=detector)
-        mask = own_flags(detector, folder, labels)
+        mask = own_flags(detector, stats)
         mask = find_label_issues(labels, run=folder, method=detector) if mask is None else mask
-        prediction = load_run(folder).stats["prediction"].numpy()
+        prediction = stats["prediction"].numpy()
         suggested = np.where(prediction >= 0, prediction, labels)  # never predicted: keep the label
     folder.mkdir(parents=True, exist_ok=True)
     write_label_issues_csv(folder / "label_issues.csv", labels, quality, mask, suggested, truth)
