@@ -21,14 +21,17 @@ def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(torch.log(probs.clamp_min(1e-30)) / temperature, 1)
 
 
+def _mean_softmax(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([torch.softmax(z.float(), 1) for z in logits]).mean(0)
+
+
 def guess_labels(logits: Sequence[torch.Tensor], temperature: float = 0.5) -> torch.Tensor:
     """The sharpened mean softmax over several predictions of one batch (K augmented views, and
     optionally several networks), without gradient."""
     if not logits:
         raise NoisyLabelsError("guess_labels needs at least one (B, C) logits tensor")
     with torch.no_grad():
-        mean = torch.stack([torch.softmax(z.float(), 1) for z in logits]).mean(0)
-        return sharpen(mean, temperature)
+        return sharpen(_mean_softmax(logits), temperature)
 
 
 def refine_labels(targets: torch.Tensor, logits: Sequence[torch.Tensor], clean_prob: torch.Tensor,
@@ -38,7 +41,7 @@ def refine_labels(targets: torch.Tensor, logits: Sequence[torch.Tensor], clean_p
     targets: (B, C) one-hot observed labels; clean_prob: (B,) w, the GMM clean probability.
     """
     with torch.no_grad():
-        mean = torch.stack([torch.softmax(z.float(), 1) for z in logits]).mean(0)
+        mean = _mean_softmax(logits)
         w = clean_prob.float()[:, None]
         return sharpen(w * targets + (1 - w) * mean, temperature)
 
