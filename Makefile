@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup data clean
+.PHONY: demo test setup data browser clean
 
 setup: $(VENV)/.installed
 
@@ -20,10 +20,17 @@ data:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
 	else echo "note: cannot install dataset-fashion-mnist here; set NOISYLABELS_DATA (see README)"; fi
 
+# Headless Chromium, which the report tests render the HTML pages with.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "note: cannot install chromium here; the report tests need it (apt-get install chromium)"; fi
+
 demo: setup data
 	$(BIN)/noisylabels demo
 
-test: setup data
+test: setup data browser
 	$(BIN)/python -m pytest
 
 clean:

@@ -1,6 +1,7 @@
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -132,3 +133,27 @@ def test_image_data_runs_channels_last(tiny_config, make_blobs):
     trainer = Trainer(tiny_config.replace(model={"name": "cnn", "options": {}}), splits)
     assert trainer.train_x.is_contiguous(memory_format=torch.channels_last)
     assert trainer.fit()["status"] == "complete"
+
+
+def test_tensorboard_logs_every_epoch_metric(tiny_config, tiny_splits):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = tiny_config.replace(run={"tensorboard": True}, noise={"type": "symmetric", "rate": 0.2})
+    trainer = Trainer(config, tiny_splits)
+    metrics = trainer.fit()
+    events = EventAccumulator(str(trainer.out / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert {"test/acc", "train/loss", "clean/loss", "noisy/loss", "lr"} <= set(tags)
+    logged = events.Scalars("test/acc")
+    assert [e.step for e in logged] == [row["epoch"] for row in metrics["epochs"]]
+    assert [e.value for e in logged] == pytest.approx([row["test_acc"] for row in metrics["epochs"]])
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(tiny_config, tiny_splits, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    with pytest.raises(NoisyLabelsError, match="pip install tensorboard"):
+        Trainer(tiny_config.replace(run={"tensorboard": True}), tiny_splits)
+    assert not Path(tiny_config.run.out).exists()

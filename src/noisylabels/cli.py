@@ -26,7 +26,8 @@ OPTION_FLAGS = {"data_arg": ("data", "options"), "noise_arg": ("noise", "options
                 "model_arg": ("model", "options"), "method_arg": ("method", "options"),
                 "loss_arg": ("method", "loss_options")}
 SWITCHES = {"amp": ("run", "amp", True), "overwrite": ("run", "overwrite", True),
-            "no_progress": ("run", "progress", False), "no_checkpoint": ("run", "checkpoint", False)}
+            "no_progress": ("run", "progress", False), "no_checkpoint": ("run", "checkpoint", False),
+            "tensorboard": ("run", "tensorboard", True)}
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +69,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--overwrite", action="store_true", help="replace an existing run folder's files")
     g.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
     g.add_argument("--no-checkpoint", action="store_true", help="do not write checkpoint.pt every epoch")
+    g.add_argument("--tensorboard", action="store_true", help="also log every epoch's metrics as TensorBoard "
+                                                              "events in <out>/tensorboard")
     g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=V",
                    help="any config key, e.g. --set optim.milestones=[5,8]")
 
@@ -93,7 +96,7 @@ def cmd_train(args) -> int:
     from .engine import Trainer
     from .noise import format_noise_summary
 
-    trainer = Trainer(config_from_args(args))
+    trainer = Trainer.resume(args.resume) if args.resume else Trainer(config_from_args(args))
     if trainer.data.noise and trainer.config.run.progress:
         print(format_noise_summary(trainer.data.noise))
     metrics = trainer.fit()
@@ -140,6 +143,24 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    rows = run_bench(args.grid, out=args.out, jobs=args.jobs)
+    failed = [row["cell"] for row in rows if row["status"] == "failed"]
+    if failed:  # the grid went on; say which cells need a look
+        print(f"noisylabels: {len(failed)} cell(s) failed: {', '.join(failed)} (errors in results.csv)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    print(write_report(args.folder, out=args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noisylabels", description="Train on noisy labels; find wrong labels.")
     parser.add_argument("--version", action="version", version=f"noisylabels {__version__}")
@@ -147,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one run from a config and/or flags")
     add_run_flags(p)
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its last checkpoint "
+                                                       "(its saved config is used; other flags are ignored)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("detect", help="find the mislabeled training samples: train with recording (or read --run) "
@@ -174,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="train a grid of datasets x noise x methods x seeds; skip finished cells, "
+                                     "resume interrupted ones; write results.csv and results.md")
+    p.add_argument("grid", help="grid YAML file (see benchmarks/grids/)")
+    p.add_argument("--out", help="output folder (default runs/bench/<grid name>)")
+    p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel worker processes (default 1)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("report", help="an HTML page with figures (and the figures as PNGs) for a run or bench folder")
+    p.add_argument("folder", help="a run folder (metrics.json) or a bench folder (results.csv and cells/)")
+    p.add_argument("--out", help="the page to write (default FOLDER/report.html; figures go to FOLDER/report/)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -74,6 +74,7 @@ class RunConfig:
     checkpoint: bool = True
     plots: bool = True  # PNG diagnostics at the end of a run (loss histograms, selection curves)
     progress: bool = True
+    tensorboard: bool = False  # TensorBoard event files of every epoch's metrics in <out>/tensorboard
 
 
 SECTIONS = {"data": DataConfig, "noise": NoiseConfig, "model": ModelConfig, "optim": OptimConfig,

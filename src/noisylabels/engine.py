@@ -6,7 +6,9 @@ schedule steps, per-sample recording) -> optional eval-mode recording pass -> me
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import shutil
 import random
 import time
 from contextlib import nullcontext
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import Config, save_config
+from .config import Config, OptimConfig, save_config
 from .data.augment import make_augment
 from .data.dataset import LabeledData, Splits
 from .data.device_loader import DeviceLoader
@@ -31,6 +33,7 @@ from .models import create_model
 from .stats import SampleStats
 
 
+CHECKPOINT_FORMAT = 1  # bump when the checkpoint's contents change
 RUN_FILES = ("config.yaml", "noise.json", "metrics.json", "checkpoint.pt", "samples.csv", "stats.pt",
              "loss_histograms.png", "selection.png")
 
@@ -97,13 +100,15 @@ class Trainer:
     is written, so bad input never leaves a run folder behind.
     """
 
-    def __init__(self, config: Config, splits: Optional[Splits] = None):
+    def __init__(self, config: Config, splits: Optional[Splits] = None, *, checkpoint: Optional[dict] = None):
         config.validate()
         self.config = config
         seed_everything(config.run.seed)
         self.device = resolve_device(config.run.device)
         self.out = Path(config.run.out) if config.run.out else default_run_dir(config)
-        self._check_out_dir()
+        self.resumed = checkpoint is not None
+        if not self.resumed:
+            self._check_out_dir()
 
         self.data = prepare_data(config, splits)
         train = self.data.train
@@ -115,6 +120,7 @@ class Trainer:
         self.memory_format = (torch.channels_last if train.is_image and config.run.channels_last
                               else torch.contiguous_format)
         self.models = [self.new_model() for _ in range(self.method.num_networks)]
+        self.model_outputs = [self.num_classes] * len(self.models)  # logits per network (aum adds one)
 
         # Every split lives on the device; training batches are index slices of it.
         for split in (self.data.test, self.data.val):
@@ -133,6 +139,20 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict] = []
         self.method.setup(self)
+        if checkpoint is not None:
+            self.load_checkpoint(checkpoint)
+        if config.run.tensorboard:
+            tensorboard_writer_class()  # a missing package is an error before any file is written
+        self.tensorboard = None
+
+    @classmethod
+    def resume(cls, folder: str | Path, splits: Optional[Splits] = None) -> "Trainer":
+        """A trainer that continues the run in ``folder`` from its last checkpoint (written at the end
+        of every epoch): ``fit()`` then replays the interrupted epoch and goes on, and on CPU ends
+        with the same weights, metrics and statistics as a run that was never interrupted."""
+        state = read_checkpoint(Path(folder) / "checkpoint.pt")
+        config = Config.from_dict(state["config"]).replace(run={"out": str(folder)})
+        return cls(config, splits, checkpoint=state)
 
     # ----------------------------------------------------------------- helpers methods use
     def new_model(self, num_outputs: Optional[int] = None) -> torch.nn.Module:
@@ -150,6 +170,7 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.run.seed + 1000 * (self.epoch + 1) + net)
         self.models[net] = self.new_model(num_outputs)
+        self.model_outputs[net] = num_outputs or self.num_classes
         self.optim_configs[net] = optim or cfg.optim
         self.optimizers[net] = make_optimizer(self.models[net].parameters(), self.optim_configs[net])
         self.schedule_start[net] = self.epoch
@@ -199,8 +220,12 @@ class Trainer:
     def fit(self) -> dict:
         """Train for ``optim.epochs`` epochs and write the run folder. Returns the metrics dict."""
         self.out.mkdir(parents=True, exist_ok=True)
-        for name in RUN_FILES:  # --overwrite: no file of an earlier run may pass for this run's
-            (self.out / name).unlink(missing_ok=True)
+        if not self.resumed:  # no file of an earlier run may pass for this run's
+            for name in RUN_FILES:
+                (self.out / name).unlink(missing_ok=True)
+            shutil.rmtree(self.out / "tensorboard", ignore_errors=True)
+        if self.config.run.tensorboard:
+            self.tensorboard = tensorboard_writer_class()(str(self.out / "tensorboard"))
         save_config(self.config, self.out / "config.yaml")
         atomic_write_json(self.out / "noise.json", self.data.noise)
         metrics = self._metrics("running")
@@ -208,6 +233,8 @@ class Trainer:
             for epoch in range(self.epoch, self.config.optim.epochs):
                 self.epoch = epoch
                 self.history.append(self._run_epoch(epoch))
+                if self.tensorboard is not None:
+                    log_scalars(self.tensorboard, self.history[-1])
                 metrics = self._metrics("running")
                 atomic_write_json(self.out / "metrics.json", metrics)
                 if self.config.run.checkpoint:
@@ -219,8 +246,12 @@ class Trainer:
         except BaseException as error:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             atomic_write_json(self.out / "metrics.json", {**self._metrics(status), "error": repr(error)})
+            if self.tensorboard is not None:
+                self.tensorboard.close()
             raise
         atomic_write_json(self.out / "metrics.json", metrics)
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         return metrics
 
     def _run_epoch(self, epoch: int) -> dict:
@@ -350,24 +381,91 @@ class Trainer:
             plot_selection_curves(self.history, self.out / "selection.png", title=self.config.method.name)
 
     def checkpoint(self) -> dict:
+        """Everything ``resume`` needs to continue after the current epoch exactly as if uninterrupted."""
+        rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+               "loader": self.loader.generator.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
+            "format": CHECKPOINT_FORMAT,
             "epoch": self.epoch,
             "config": self.config.to_dict(),
             "models": [m.state_dict() for m in self.models],
+            "model_outputs": self.model_outputs,
+            "optim_configs": [dataclasses.asdict(o) for o in self.optim_configs],
             "optimizers": [o.state_dict() for o in self.optimizers],
             "schedule_start": self.schedule_start,
+            "loader": {"indices": self.loader.indices, "weights": self.loader.weights},
             "method": self.method.state_dict(),
             "stats": self.stats.state_dict(),
             "history": self.history,
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                    "python": random.getstate(), "loader": self.loader.generator.get_state()},
+            "rng": rng,
         }
+
+    def load_checkpoint(self, state: dict) -> None:
+        """Restore what ``checkpoint`` saved (after the constructor built a fresh run from its config)."""
+        for net, outputs in enumerate(state["model_outputs"]):
+            if outputs != self.model_outputs[net]:
+                self.models[net] = self.new_model(outputs)
+                self.model_outputs[net] = outputs
+            self.models[net].load_state_dict(state["models"][net])
+            self.optim_configs[net] = OptimConfig(**state["optim_configs"][net])
+            self.optimizers[net] = make_optimizer(self.models[net].parameters(), self.optim_configs[net])
+            self.optimizers[net].load_state_dict(state["optimizers"][net])
+        self.schedule_start = list(state["schedule_start"])
+        self.loader.indices, self.loader.weights = state["loader"]["indices"], state["loader"]["weights"]
+        self.method.load_state_dict(state["method"])
+        self.stats.load_state_dict(state["stats"])
+        self.history = list(state["history"])
+        self.epoch = state["epoch"] + 1
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        self.loader.generator.set_state(rng["loader"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(rng["cuda"])
 
     def _check_out_dir(self) -> None:
         if self.out.exists() and any(self.out.iterdir()) and not self.config.run.overwrite:
             raise NoisyLabelsError(
                 f"run folder {self.out} already exists and is not empty; choose another --out or pass --overwrite"
             )
+
+
+def tensorboard_writer_class():
+    """torch's TensorBoard ``SummaryWriter``, which needs the optional ``tensorboard`` package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise NoisyLabelsError("--tensorboard needs the tensorboard package: pip install tensorboard "
+                               "(or pip install 'noisylabels[tensorboard]')") from None
+    return SummaryWriter
+
+
+def log_scalars(writer, row: dict) -> None:
+    """Every number of an epoch's metrics row as a scalar at step = epoch (train_acc -> train/acc)."""
+    for key, value in row.items():
+        if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            writer.add_scalar(key.replace("_", "/", 1), value, row["epoch"])
+    writer.flush()
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint written by ``Trainer.checkpoint``, or a clear error saying what is wrong with it."""
+    if not path.is_file():
+        raise NoisyLabelsError(f"cannot resume: {path} does not exist (runs write it every epoch unless "
+                               f"--no-checkpoint); start the run again instead")
+    try:
+        # Our own file, written atomically: it pickles the method state (EMA models, moving averages).
+        state = torch.load(path, map_location=None if torch.cuda.is_available() else "cpu", weights_only=False)
+    except Exception as error:
+        raise NoisyLabelsError(f"cannot resume: {path} is corrupt or truncated ({type(error).__name__}); "
+                               f"delete it and start the run again") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise NoisyLabelsError(f"cannot resume: {path} is not a noisylabels checkpoint of format "
+                               f"{CHECKPOINT_FORMAT}; start the run again")
+    return state
 
 
 def train(config: Config, splits: Optional[Splits] = None) -> dict:

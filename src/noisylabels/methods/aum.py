@@ -199,12 +199,3 @@ class AUM(Method):
             report["flag_recall"] = [m["flag_recall"] for m in self.run_metrics]
         return {**report, **self.removal}
 
-    def state_dict(self):
-        return {"margin_sum": self.margin_sum, "margin_count": self.margin_count, "is_threshold": self.is_threshold,
-                "aum": self.aum, "flags": self.flags, "cutoffs": self.cutoffs, "kept": self.kept,
-                "run_metrics": self.run_metrics, "removal": self.removal}
-
-    def load_state_dict(self, state):
-        for name in ("margin_sum", "margin_count", "is_threshold", "aum", "flags", "cutoffs", "kept",
-                     "run_metrics", "removal"):
-            setattr(self, name, state[name])

@@ -11,6 +11,8 @@ A method may write per-sample values into ``trainer.stats`` (batches carry datas
 """
 from __future__ import annotations
 
+import functools
+import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Optional, Sized
 
@@ -18,6 +20,8 @@ import torch
 
 from ..data.device_loader import Batch
 from ..registry import Registry
+
+FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)
 
 if TYPE_CHECKING:
     from ..engine import Trainer
@@ -66,8 +70,10 @@ class Method:
         return {}
 
     def state_dict(self) -> dict:
-        """Method state to checkpoint (moving averages, selections, ...)."""
-        return {}
+        """Everything a resumed run needs: every attribute (moving averages, selections, GMM results,
+        EMA weights, threshold sets, step counters) except functions, which ``setup`` rebuilds.
+        Checkpoints pickle it whole, so a new attribute is saved without extra bookkeeping."""
+        return {k: v for k, v in vars(self).items() if not isinstance(v, FUNCTIONS)}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        vars(self).update(state)

@@ -163,8 +163,3 @@ class DivideMix(Method):
         return {"warmup": self.warmup, "lambda_u": self.lambda_u, "confidence_penalty": self.penalty,
                 "p_threshold": self.p_threshold}
 
-    def state_dict(self):
-        return {"clean_prob": self.clean_prob}
-
-    def load_state_dict(self, state):
-        self.clean_prob = state["clean_prob"]

@@ -145,11 +145,3 @@ class MentorMix(Method):
                 "second_reweight": self.second_reweight, "mentornet": self.mentornet,
                 "curriculum": self.curriculum if self.mentornet == "pd" else None, "burn_in": self.burn_in}
 
-    def state_dict(self):
-        return {"average": self.average.state_dict(), "mixed_average": self.mixed_average.state_dict(),
-                "mentor": self.mentor.state_dict()}
-
-    def load_state_dict(self, state):
-        self.average.load_state_dict(state["average"], self.device)
-        self.mixed_average.load_state_dict(state["mixed_average"], self.device)
-        self.mentor.load_state_dict(state["mentor"])

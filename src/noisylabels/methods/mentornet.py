@@ -181,12 +181,6 @@ class ThresholdMentor:
     def to(self, device) -> "ThresholdMentor":
         return self
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
 
 @MENTORNETS.register("pd")
 class PDMentor:
@@ -205,9 +199,3 @@ class PDMentor:
     def to(self, device) -> "PDMentor":
         self.net.to(device)
         return self
-
-    def state_dict(self) -> dict:
-        return {"curriculum": self.curriculum, "net": self.net.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.net.load_state_dict(state["net"])

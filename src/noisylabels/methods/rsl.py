@@ -139,8 +139,3 @@ class RSL(Method):
     def report(self, trainer):
         return self._report
 
-    def state_dict(self):
-        return {"selected": self.selected, "weights": self.weights, "report": self._report}
-
-    def load_state_dict(self, state):
-        self.selected, self.weights, self._report = state["selected"], state["weights"], state["report"]

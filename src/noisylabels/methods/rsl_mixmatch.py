@@ -91,6 +91,3 @@ class RSLMixMatch(RSL):
 
     def predict(self, trainer, x):
         return trainer.forward(0, x) if self.ema is None else self.ema.model(x).float()
-
-    def state_dict(self):
-        return {**super().state_dict(), "ema": None if self.ema is None else self.ema.state_dict()}

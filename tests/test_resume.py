@@ -1,0 +1,149 @@
+"""Exact resume: a run killed mid-epoch (SIGKILL, in a child process) and resumed ends bit for bit
+where an uninterrupted run ends, for every registered method; bad checkpoints get clear errors."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from noisylabels import Config, Trainer
+from noisylabels.errors import NoisyLabelsError
+from noisylabels.methods import METHODS
+
+EPOCHS = 4
+KILL_EPOCH = 2  # killed in the third epoch, after two checkpoints
+
+# Trains the config given as JSON and SIGKILLs itself right after the first optimiser step of
+# epoch KILL: the weights have moved on from the last checkpoint, the epoch is half done.
+KILLED_RUN = textwrap.dedent("""
+    import json, os, signal, sys
+    from noisylabels import Config, Trainer
+    trainer = Trainer(Config.from_dict(json.loads(sys.argv[1])))
+    kill_epoch = int(sys.argv[2])
+    original = trainer.method.after_step
+    def after_step(tr):
+        original(tr)
+        if tr.epoch == kill_epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+    trainer.method.after_step = after_step
+    trainer.fit()
+""")
+
+METHOD_OPTIONS = {  # budgets small enough for 4 epochs, each stage reached before the kill
+    "rsl": {"stage1_epochs": 2}, "rsl_mixmatch": {"stage1_epochs": 2}, "dividemix": {"warmup": 1},
+    "aum": {"detect_epochs": 1}, "coteaching": {"num_gradual": 2}, "coteaching_plus": {"init_epoch": 1},
+}
+
+
+def config_for(method: str, out) -> Config:
+    return Config.from_dict({
+        "data": {"name": "digits", "subset": 360},
+        "noise": {"type": "symmetric", "rate": 0.3},
+        "model": {"name": "mlp", "options": {"hidden_sizes": [32]}},
+        "method": {"name": method, "options": METHOD_OPTIONS.get(method, {})},
+        "optim": {"epochs": EPOCHS, "batch_size": 32, "lr": 0.05},
+        "run": {"out": str(out), "progress": False, "device": "cpu", "plots": False, "seed": 3},
+    })
+
+
+def without_times(metrics: dict) -> dict:
+    epochs = [{k: v for k, v in row.items() if k != "time" and not k.endswith("_time")} for row in metrics["epochs"]]
+    return {**{k: v for k, v in metrics.items() if k not in ("total_time", "epochs")}, "epochs": epochs}
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_a_killed_run_resumes_to_the_uninterrupted_result(method, tmp_path):
+    whole = Trainer(config_for(method, tmp_path / "whole"))
+    expected = whole.fit()
+
+    config = config_for(method, tmp_path / "killed")
+    child = subprocess.run([sys.executable, "-c", KILLED_RUN, json.dumps(config.to_dict()), str(KILL_EPOCH)],
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == -9, child.stderr  # SIGKILL, not a crash
+    assert json.loads((tmp_path / "killed" / "metrics.json").read_text())["status"] == "running"
+
+    resumed = Trainer.resume(tmp_path / "killed")
+    assert resumed.epoch == KILL_EPOCH
+    result = resumed.fit()
+
+    # compared as JSON text: NaN entries (epochs that record nothing) compare equal there
+    assert json.dumps(without_times(result)) == json.dumps(without_times(expected))
+    for a, b in zip(resumed.models, whole.models):
+        for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+            assert torch.equal(x, y), f"{method}: weights {name} differ after resume"
+    saved, reference = (torch.load(folder / "stats.pt") for folder in (tmp_path / "killed", tmp_path / "whole"))
+    for key in ("loss", "margin", "prediction"):
+        assert torch.equal(saved[key].nan_to_num(-1), reference[key].nan_to_num(-1)), f"{method}: stats {key}"
+    assert saved["values"].keys() == reference["values"].keys()
+    for key in saved["values"]:
+        assert torch.equal(saved["values"][key].nan_to_num(-1), reference["values"][key].nan_to_num(-1)), key
+    assert (tmp_path / "killed" / "samples.csv").read_text() == (tmp_path / "whole" / "samples.csv").read_text()
+
+
+def test_resume_errors_say_what_is_wrong(tmp_path):
+    with pytest.raises(NoisyLabelsError, match="does not exist"):
+        Trainer.resume(tmp_path)
+    config = config_for("ce", tmp_path / "run").replace(optim={"epochs": 1})
+    Trainer(config).fit()
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[: len(data) // 2])  # truncated, as by a full disk
+    with pytest.raises(NoisyLabelsError, match="corrupt or truncated"):
+        Trainer.resume(tmp_path / "run")
+    checkpoint.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(NoisyLabelsError, match="corrupt or truncated"):
+        Trainer.resume(tmp_path / "run")
+    torch.save({"weights": 1}, checkpoint)
+    with pytest.raises(NoisyLabelsError, match="not a noisylabels checkpoint"):
+        Trainer.resume(tmp_path / "run")
+
+
+def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one(tmp_path, monkeypatch):
+    config = config_for("ce", tmp_path / "run").replace(optim={"epochs": 2})
+    trainer = Trainer(config)
+    saves, real_save = [], torch.save
+
+    def save_then_die(obj, path):  # the second epoch's checkpoint write dies half-way
+        saves.append(path)
+        if len(saves) == 2:
+            path.write_bytes(b"half")
+            raise KeyboardInterrupt
+        real_save(obj, path)
+
+    monkeypatch.setattr(torch, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    monkeypatch.undo()
+    resumed = Trainer.resume(tmp_path / "run")
+    assert resumed.epoch == 1  # the first epoch's checkpoint survived intact
+    assert resumed.fit()["status"] == "complete"
+    assert not any(p.name.endswith(".tmp") for p in (tmp_path / "run").iterdir())
+
+
+def test_cli_resume(tmp_path, capsys):
+    from noisylabels.cli import main
+
+    config = config_for("ce", tmp_path / "run").replace(optim={"epochs": 2})
+    trainer = Trainer(config)
+    original = trainer.method.after_step
+
+    def stop_in_second_epoch(tr):  # Ctrl-C half-way through the second epoch
+        original(tr)
+        if tr.epoch == 1:
+            raise KeyboardInterrupt
+
+    trainer.method.after_step = stop_in_second_epoch
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "interrupted"
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and len(metrics["epochs"]) == 2
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"\x00" * 10)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("noisylabels: error: cannot resume") and "corrupt" in err and "\n" not in err
