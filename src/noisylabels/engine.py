@@ -19,11 +19,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import Config, OptimConfig, save_config
 from .data.augment import make_augment
 from .data.dataset import LabeledData, Splits
 from .data.device_loader import DeviceLoader
 from .data.prepare import prepare_data
+from .data.streaming import StreamingLoader
 from .diagnostics import selection_report
 from .errors import NoisyLabelsError
 from .io import atomic_path, atomic_torch_save, atomic_write_json
@@ -104,10 +106,12 @@ class Trainer:
         config.validate()
         self.config = config
         seed_everything(config.run.seed)
-        self.device = resolve_device(config.run.device)
+        self.dist, device_name = distributed.init(config.run.device)  # None unless started by torchrun
+        self.is_main = self.dist is None or self.dist.rank == 0  # only the main process writes files
+        self.device = resolve_device(device_name)
         self.out = Path(config.run.out) if config.run.out else default_run_dir(config)
         self.resumed = checkpoint is not None
-        if not self.resumed:
+        if not self.resumed and self.is_main:
             self._check_out_dir()
 
         self.data = prepare_data(config, splits)
@@ -122,20 +126,31 @@ class Trainer:
         self.models = [self.new_model() for _ in range(self.method.num_networks)]
         self.model_outputs = [self.num_classes] * len(self.models)  # logits per network (aum adds one)
 
-        # Every split lives on the device; training batches are index slices of it.
+        # Every split lives on the device; training batches are index slices of it. With
+        # data.streaming the features stay where they are (on disk) and workers read the batches.
+        streaming = config.data.streaming
         for split in (self.data.test, self.data.val):
-            if split is not None:
+            if split is not None and isinstance(split.x, torch.Tensor):
                 split.x = self.to_device(split.x)
-        self.train_x = self.to_device(train.x)
+        self.train_x = train.x if streaming else self.to_device(train.x)
         self.train_y = train.labels.to(self.device)
         self.true_y = None if train.true_labels is None else train.true_labels.to(self.device)
-        self.loader = DeviceLoader(self.train_x, self.train_y, config.optim.batch_size,
-                                   augment=make_augment(config.data.augment, train.in_shape),
-                                   generator=torch.Generator().manual_seed(config.run.seed))
+        augment = make_augment(config.data.augment, train.in_shape)
+        generator = torch.Generator().manual_seed(config.run.seed)
+        if streaming:
+            self.loader = StreamingLoader(self.train_x, self.train_y, config.optim.batch_size, augment=augment,
+                                          generator=generator, workers=config.data.workers,
+                                          memory_format=self.memory_format)
+        else:
+            self.loader = DeviceLoader(self.train_x, self.train_y, config.optim.batch_size, augment=augment,
+                                       generator=generator)
+        self.shard = None if self.dist is None else (self.dist.rank, self.dist.world)
+        self.loader.shard = self.shard
+        self.ddp = [self.wrap(m) for m in self.models]  # DistributedDataParallel views (None: one process)
         self.optim_configs = [config.optim] * len(self.models)  # a method may restart a network with another
         self.optimizers = [make_optimizer(m.parameters(), config.optim) for m in self.models]
         self.schedule_start = [0] * len(self.models)  # epoch each network's schedule (re)started
-        self.stats = SampleStats(len(train), config.optim.epochs, self.device)
+        self.stats = SampleStats(len(train), config.optim.epochs, self.device, memmap_dir=self._stats_memmap_dir())
         self.epoch = 0
         self.history: list[dict] = []
         self.method.setup(self)
@@ -170,10 +185,25 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.run.seed + 1000 * (self.epoch + 1) + net)
         self.models[net] = self.new_model(num_outputs)
+        self.ddp[net] = self.wrap(self.models[net])
         self.model_outputs[net] = num_outputs or self.num_classes
         self.optim_configs[net] = optim or cfg.optim
         self.optimizers[net] = make_optimizer(self.models[net].parameters(), self.optim_configs[net])
         self.schedule_start[net] = self.epoch
+
+    def wrap(self, model: torch.nn.Module):
+        """The DistributedDataParallel wrapper of ``model`` (None in a single process)."""
+        if self.dist is None:
+            return None
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def broadcast(self, obj):
+        """Rank 0's value of a decision (a selection, clean probabilities, flags) on every rank, so
+        all ranks train on the same selection; the value itself in a single process."""
+        return obj if self.dist is None else distributed.broadcast(obj, self.device)
 
     def selection_metrics(self, selected: torch.Tensor) -> dict:
         """Store a (N,) bool selection as the per-sample value ``selected`` and, when the truth is
@@ -191,8 +221,11 @@ class Trainer:
     def forward(self, net: int, x: torch.Tensor) -> torch.Tensor:
         """Logits of network ``net`` (bfloat16 autocast on CUDA when run.amp is set), as float32."""
         amp = self.config.run.amp and self.device.type == "cuda"
+        model = self.models[net]
+        if self.dist is not None and model.training and torch.is_grad_enabled():
+            model = self.ddp[net]  # a gradient step: DDP averages the gradients over ranks
         with torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext():
-            return self.models[net](x).float()
+            return model(x).float()
 
     @torch.no_grad()
     def logits_on(self, x: torch.Tensor, predict=None) -> torch.Tensor:
@@ -218,7 +251,10 @@ class Trainer:
 
     # ----------------------------------------------------------------- the loop
     def fit(self) -> dict:
-        """Train for ``optim.epochs`` epochs and write the run folder. Returns the metrics dict."""
+        """Train for ``optim.epochs`` epochs and write the run folder. Returns the metrics dict.
+        Under torchrun every rank trains and only rank 0 writes."""
+        if not self.is_main:
+            return self._fit_worker()
         self.out.mkdir(parents=True, exist_ok=True)
         if not self.resumed:  # no file of an earlier run may pass for this run's
             for name in RUN_FILES:
@@ -254,12 +290,22 @@ class Trainer:
             self.tensorboard.close()
         return metrics
 
+    def _fit_worker(self) -> dict:
+        """A rank other than 0: the same epochs (every collective in step with rank 0), no files."""
+        for epoch in range(self.epoch, self.config.optim.epochs):
+            self.epoch = epoch
+            self.history.append(self._run_epoch(epoch))
+        return self._metrics("complete")
+
     def _run_epoch(self, epoch: int) -> dict:
         cfg = self.config
         start = time.perf_counter()
         if hasattr(self.loss_fn, "set_epoch"):  # losses with a schedule (sr's lambda, polysoft's age)
             self.loss_fn.set_epoch(epoch)
+        if self.dist is not None:  # the same epoch order on every rank
+            self.loader.generator.set_state(self.broadcast(self.loader.generator.get_state()))
         self.method.on_epoch_start(self, epoch)
+        before = self._distributed_snapshot() if self.dist is not None else None
         for m in self.models:
             m.train()
         loss_sum = torch.zeros((), device=self.device)
@@ -301,7 +347,13 @@ class Trainer:
             logits = self.logits_on(self.train_x)
             idx = torch.arange(len(self.train_y), device=self.device)
             self.stats.record(epoch, idx, self.loss_fn(logits, self.train_y), logits, self.train_y)
+        if self.dist is not None:
+            ddp_rows = self._merge_ranks(epoch, before)
+            loss_sum, correct = distributed.sum_over_ranks(loss_sum) / self.dist.world, distributed.sum_over_ranks(correct)
+            counted = int(distributed.sum_over_ranks(torch.tensor(counted)))
         extra = self.method.on_epoch_end(self, epoch) or {}
+        if self.dist is not None:
+            extra = {**extra, **ddp_rows, **self._check_ranks_agree(epoch)}
         self._sync()
         train_time = time.perf_counter() - start
 
@@ -322,6 +374,54 @@ class Trainer:
                        f"train {train_acc}  test {row['test_acc']:.4f}  ({row['time']:.1f}s)")
         return row
 
+    # ----------------------------------------------------------------- several processes
+    def _distributed_snapshot(self) -> dict:
+        """What a rank changes only for its own samples during an epoch, as it was at the start."""
+        method = self.method
+        return {"values": {k: v.clone() for k, v in self.stats.values.items()},
+                "summed": {name: getattr(method, name).clone() for name in method.summed},
+                "merged": {name: getattr(method, name).clone() for name in method.merged}}
+
+    def _merge_ranks(self, epoch: int, before: dict) -> dict:
+        """After an epoch's steps: every rank's statistics merged by index on every rank, declared
+        accumulators summed over ranks, batch-norm buffers taken from rank 0. Returns how many
+        samples one rank recorded and how many several ranks did (padding, or full passes)."""
+        recorded = ~torch.isnan(self.stats.loss[epoch])
+        rows = {"loss": self.stats.loss[epoch], "margin": self.stats.margin[epoch],
+                "prediction": self.stats.prediction}
+        merged, counts = distributed.gather_rows(rows, recorded)
+        self.stats.loss[epoch], self.stats.margin[epoch] = merged["loss"], merged["margin"]
+        self.stats.prediction = merged["prediction"]
+        names = [None] * self.dist.world
+        torch.distributed.all_gather_object(names, sorted(self.stats.values))
+        for name in sorted(set().union(*names)):
+            value = self.stats.values.get(name)
+            if value is None:
+                value = self.stats.values[name] = torch.full_like(self.stats.loss[epoch], float("nan"))
+            old = before["values"].get(name, torch.full_like(value, float("nan")))
+            changed = ~((value == old) | (torch.isnan(value) & torch.isnan(old)))
+            self.stats.values[name] = distributed.gather_rows({name: value}, changed)[0][name]
+        for name, start in before["summed"].items():
+            added = getattr(self.method, name).double() - start.double()
+            setattr(self.method, name, (start.double() + distributed.sum_over_ranks(added)).to(start.dtype))
+        for name, start in before["merged"].items():
+            value = getattr(self.method, name)
+            setattr(self.method, name, distributed.gather_rows({name: value}, value != start)[0][name])
+        for model in self.models:  # batch-norm statistics saw only each rank's batches
+            for buffer in model.buffers():
+                torch.distributed.broadcast(buffer.data, 0)
+        return {"ddp_recorded_once": int((counts == 1).sum()), "ddp_recorded_several": int((counts > 1).sum())}
+
+    def _check_ranks_agree(self, epoch: int) -> dict:
+        """Every rank must hold the same statistics and selection after an epoch: a cheap digest."""
+        values = [self.stats.values[k] for k in sorted(self.stats.values)]
+        state = distributed.digest([self.stats.loss[epoch], self.stats.prediction, self.loader.indices,
+                                    self.loader.weights, *values])
+        if not distributed.same_on_all_ranks(state):
+            raise NoisyLabelsError(f"epoch {epoch + 1}: the ranks' statistics or selections differ; "
+                                   "a method decision was not broadcast")
+        return {"ddp_world_size": self.dist.world}
+
     def _clean_vs_noisy(self, epoch: int) -> dict:
         """When the truth is known: this epoch's mean loss on clean vs mislabeled samples, and how
         many mislabeled samples the model already predicts as their wrong label (memorisation)."""
@@ -330,7 +430,7 @@ class Trainer:
         noisy = self.train_y != self.true_y
         if not noisy.any():
             return {}
-        loss = self.stats.loss[epoch]
+        loss = self.stats.epoch_values(self.stats.loss, epoch)  # float32 on the device, even memmapped
         pred = self.stats.prediction
         return {"clean_loss": loss[~noisy].nanmean().item(), "noisy_loss": loss[noisy].nanmean().item(),
                 "memorized": (pred[noisy] == self.train_y[noisy]).float().mean().item()}
@@ -412,6 +512,7 @@ class Trainer:
             self.optim_configs[net] = OptimConfig(**state["optim_configs"][net])
             self.optimizers[net] = make_optimizer(self.models[net].parameters(), self.optim_configs[net])
             self.optimizers[net].load_state_dict(state["optimizers"][net])
+            self.ddp[net] = self.wrap(self.models[net])
         self.schedule_start = list(state["schedule_start"])
         self.loader.indices, self.loader.weights = state["loader"]["indices"], state["loader"]["weights"]
         self.method.load_state_dict(state["method"])
@@ -425,6 +526,13 @@ class Trainer:
         self.loader.generator.set_state(rng["loader"])
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state_all(rng["cuda"])
+
+    def _stats_memmap_dir(self) -> Optional[Path]:
+        """Where run.stats_memmap keeps the float16 histories: <out>/stats_memmap (one folder per
+        process under torchrun, since every rank holds its own store)."""
+        if not self.config.run.stats_memmap:
+            return None
+        return self.out / ("stats_memmap" if self.is_main else f"stats_memmap_rank{self.dist.rank}")
 
     def _check_out_dir(self) -> None:
         if self.out.exists() and any(self.out.iterdir()) and not self.config.run.overwrite:

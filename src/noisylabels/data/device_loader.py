@@ -41,10 +41,21 @@ class DeviceLoader:
         # Per-sample weights over the pool (indices, or all samples): when set, each epoch draws
         # len(pool) samples *with replacement* in proportion to them (a weighted random sampler).
         self.weights: Optional[torch.Tensor] = None
+        # Distributed training: (rank, world size). Each rank takes every world-th sample of the
+        # epoch's order (padded to a multiple of the world size, like DistributedSampler) in
+        # batches of batch_size // world, so the ranks together make the configured batch.
+        self.shard: Optional[tuple[int, int]] = None
+
+    def _local(self, n: int) -> tuple[int, int]:
+        """This rank's (samples per epoch, batch size) out of a pool of ``n``."""
+        if self.shard is None:
+            return n, self.batch_size
+        world = self.shard[1]
+        return -(-n // world), max(1, self.batch_size // world)
 
     def __len__(self) -> int:
-        n = len(self.x) if self.indices is None else len(self.indices)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        n, size = self._local(len(self.x) if self.indices is None else len(self.indices))
+        return n // size if self.drop_last else -(-n // size)
 
     def __iter__(self) -> Iterator[Batch]:
         pool = torch.arange(len(self.x), device=self.x.device) if self.indices is None else self.indices
@@ -58,8 +69,12 @@ class DeviceLoader:
             order = pool[torch.randperm(n, generator=self.generator).to(pool.device)]
         else:
             order = pool
+        size = self._local(n)[1]
+        if self.shard is not None:
+            rank, world = self.shard
+            order = torch.cat([order, order[: (-n) % world]])[rank::world]
         for i in range(len(self)):
-            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            idx = order[i * size : (i + 1) * size]
             x = self.x[idx]
             if self.augment is not None:
                 x = self.augment(x, self.generator)

@@ -44,6 +44,8 @@ class AUM(Method):
     ``percentile`` (99: flag below the threshold samples' 99th percentile AUM), ``retrain``
     (default: when the budget leaves epochs after detection; true/false make that a requirement)."""
 
+    summed = ("margin_sum", "margin_count")  # each rank adds the margins of its own batches
+
     def __init__(self, detect_epochs: Optional[int] = None, runs: int = 2, percentile: float = 99.0,
                  retrain: Optional[bool] = None):
         if detect_epochs is not None and (not isinstance(detect_epochs, int) or isinstance(detect_epochs, bool)
@@ -91,7 +93,7 @@ class AUM(Method):
         for _ in range(self.runs):
             sets.append(assign_threshold_samples(num_samples, classes, generator, exclude=taken))
             taken |= sets[-1]
-        self.is_threshold = torch.stack(sets).to(device)  # (runs, N)
+        self.is_threshold = trainer.broadcast(torch.stack(sets).to(device))  # (runs, N), the same on every rank
         self.margin_sum = torch.zeros(self.runs, num_samples, device=device)
         self.margin_count = torch.zeros(self.runs, num_samples, device=device)
         self.aum = torch.full((self.runs, num_samples), float("nan"), device=device)
@@ -157,7 +159,7 @@ class AUM(Method):
         aum = self.margin_sum[run] / self.margin_count[run]
         is_threshold = self.is_threshold[run]
         self.aum[run] = aum
-        self.flags[run] = aum_flags(aum, is_threshold, self.percentile)
+        self.flags[run] = trainer.broadcast(aum_flags(aum, is_threshold, self.percentile))  # rank 0 decides
         self.cutoffs.append(aum_threshold(aum, is_threshold, self.percentile))
         idx = torch.arange(len(aum), device=aum.device)
         trainer.stats.set_value(f"aum_run{run + 1}", idx, aum)

@@ -42,6 +42,11 @@ class Method:
     """Base class: one network, no per-epoch work, prediction with network 0."""
 
     num_networks: int = 1
+    # Distributed training: attributes the ranks change for their own batches only, merged at the
+    # end of every epoch. ``summed``: accumulators (AUM's margin sums), summed over ranks;
+    # ``merged``: (N,) per-sample values (a per-batch selection), each sample from the rank that set it.
+    summed: tuple[str, ...] = ()
+    merged: tuple[str, ...] = ()
 
     def setup(self, trainer: "Trainer") -> None:
         """Called once after models, optimisers and the statistics store exist."""

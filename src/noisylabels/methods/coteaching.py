@@ -14,6 +14,8 @@ class CoTeaching(Method):
     """Each batch, each network picks its (1 - forget rate) smallest-loss samples and the *other*
     network trains on them. ``predict_with``: "net1" or "both" (mean of the two softmaxes)."""
 
+    merged = ("selected",)  # network 1's picks, set batch by batch on each rank
+
     num_networks = 2
     disagreement = False
 

@@ -94,7 +94,7 @@ class DivideMix(Method):
             if net == 0:  # the store keeps network 1's view, like every other method's
                 trainer.stats.record(epoch, idx, losses, logits, trainer.train_y)
             normalised = (losses - losses.min()) / (losses.max() - losses.min()).clamp_min(1e-12)
-            self.clean_prob[net] = gmm_1d(normalised).posterior[:, 0].float()
+            self.clean_prob[net] = trainer.broadcast(gmm_1d(normalised).posterior[:, 0].float())  # rank 0 decides
             trainer.stats.set_value("clean_prob" if net == 0 else "clean_prob_net2", idx, self.clean_prob[net])
 
     def on_epoch_start(self, trainer, epoch):

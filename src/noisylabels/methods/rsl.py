@@ -16,8 +16,7 @@ import torch
 
 from ..diagnostics import small_loss_premise
 from ..errors import NoisyLabelsError
-from ..functional import (RSL_KAPPA, classwise_select, estimate_noise_rates, rsl_keep_counts, rsl_weights,
-                          window_mean)
+from ..functional import RSL_KAPPA, classwise_select, estimate_noise_rates, rsl_keep_counts, rsl_weights
 from ..functional.noise_rates import ESTIMATORS
 from .base import METHODS, Method, StepOutput
 
@@ -81,7 +80,7 @@ class RSL(Method):
     def select(self, trainer, recorded: int) -> dict:
         """Select from the first ``recorded`` epochs; returns the selection's metrics."""
         labels, classes = trainer.train_y, trainer.num_classes
-        scores = window_mean(trainer.stats.loss, self.window(recorded))
+        scores = trainer.stats.mean_loss(self.window(recorded))  # float32 even from a float16 memmap
         estimated = estimate_noise_rates(self.estimator, scores=scores, predictions=trainer.stats.prediction,
                                          labels=labels, num_classes=classes)
         eta = self.eta_given if self.eta_given is not None else estimated
@@ -117,6 +116,7 @@ class RSL(Method):
     def _finalise(self, trainer, selected: torch.Tensor) -> None:
         labels, classes = trainer.train_y, trainer.num_classes
         idx = torch.arange(len(labels), device=labels.device)
+        selected, self.scores = trainer.broadcast((selected, self.scores))  # rank 0 decides for all
         self.selected = selected
         self.weights = rsl_weights(self.scores, labels, classes, self.kappa)
         trainer.stats.set_value("score", idx, self.scores)

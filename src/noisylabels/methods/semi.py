@@ -7,6 +7,7 @@ from typing import Iterator, NamedTuple, Optional
 import torch
 
 from ..data.device_loader import Batch, DeviceLoader
+from ..data.streaming import loader_like
 from ..errors import NoisyLabelsError
 from ..functional.mixmatch import mixmatch_mix, soft_cross_entropy, soft_mse
 
@@ -36,13 +37,13 @@ class LabeledUnlabeledEpoch:
             raise NoisyLabelsError("the labeled set is empty: the selection kept no sample")
         if len(unlabeled) == 0:  # nothing was rejected: the labeled samples double as unlabeled ones
             unlabeled = labeled
-        size, gen = trainer.config.optim.batch_size, trainer.loader.generator
-        self.labeled = DeviceLoader(trainer.train_x, trainer.train_y, min(size, len(labeled)), drop_last=True,
-                                    generator=gen)
+        # Loaders of the run's kind (device-resident or streaming) sharing its generator.
+        size = trainer.config.optim.batch_size
+        self.labeled = loader_like(trainer.loader, min(size, len(labeled)), drop_last=True)
         self.labeled.indices, self.labeled.weights = labeled, weights
-        self.unlabeled = DeviceLoader(trainer.train_x, trainer.train_y, min(size, len(unlabeled)), drop_last=True,
-                                      generator=gen)
+        self.unlabeled = loader_like(trainer.loader, min(size, len(unlabeled)), drop_last=True)
         self.unlabeled.indices = unlabeled
+        self.labeled.shard = self.unlabeled.shard = trainer.shard  # distributed: this rank's part
         self.steps, self.net, self.clean_prob = max(1, steps), net, clean_prob
 
     def __len__(self) -> int:

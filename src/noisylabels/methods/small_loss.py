@@ -27,6 +27,8 @@ class SmallLoss(Method):
     batch. The forget rate ramps up linearly over ``num_gradual`` epochs, as in Co-teaching.
     """
 
+    merged = ("selected",)  # per-batch selections: each rank sets its own samples
+
     def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
                  per: str = "epoch"):
         if per not in ("epoch", "batch"):
@@ -43,7 +45,8 @@ class SmallLoss(Method):
 
     def on_epoch_start(self, trainer, epoch):
         if self.per == "epoch" and epoch > 0:
-            current = trainer.stats.loss[epoch - 1].nan_to_num(nan=float("inf"))  # unrecorded: last
+            current = trainer.stats.epoch_values(trainer.stats.loss, epoch - 1)
+            current = current.nan_to_num(nan=float("inf"))  # unrecorded: last
             self.selected = small_loss_mask(current, self.keep(epoch))
 
     def training_step(self, trainer, batch):
