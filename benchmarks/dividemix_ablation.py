@@ -14,11 +14,13 @@ budget and these views, not from the GMM division.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from common import add_common_args, base_config, header, markdown_table, pct, publish
 
 from noisylabels import Trainer
+from noisylabels.config import load_config
 from noisylabels.methods.base import METHODS
 from noisylabels.methods.dividemix import DivideMix
 
@@ -41,19 +43,32 @@ VARIANTS = [
 ]
 
 
+def finished_run(config) -> dict | None:
+    """The metrics of a complete earlier run of exactly this config (a long variant is not re-run)."""
+    folder = Path(config.run.out)
+    if not (folder / "metrics.json").is_file() or not (folder / "config.yaml").is_file():
+        return None
+    metrics = json.loads((folder / "metrics.json").read_text())
+    same = load_config(folder / "config.yaml").to_dict() == config.to_dict()
+    return metrics if same and metrics["status"] == "complete" else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
+    parser.add_argument("--variants", default=",".join(str(i) for i in range(len(VARIANTS))),
+                        help="which variants to run (comma-separated indices into the list above)")
     parser.add_argument("--out", default="benchmarks/results/dividemix_ablation")
     args = parser.parse_args()
     out = Path(args.out)
     base = base_config(args.subset, args.epochs, args.seed, args.augment).replace(
         noise={"type": "symmetric", "rate": 0.4})
     rows = []
-    for i, (label, method, options) in enumerate(VARIANTS):
+    for i in [int(v) for v in args.variants.split(",")]:
+        label, method, options = VARIANTS[i]
         config = base.replace(method={"name": method, "options": {"augment": "flip", **options}},
                               run={"out": str(out / "runs" / f"variant{i}")})
-        metrics = Trainer(config).fit()
+        metrics = finished_run(config) or Trainer(config).fit()
         # test accuracy when the MixMatch stage starts, halfway through, and at the end
         acc = [e["test_acc"] for e in metrics["epochs"]]
         warmup = metrics["report"]["warmup"]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -56,10 +57,32 @@ def without_times(metrics: dict) -> dict:
 
 @pytest.mark.parametrize("method", METHODS.names())
 def test_a_killed_run_resumes_to_the_uninterrupted_result(method, tmp_path):
-    whole = Trainer(config_for(method, tmp_path / "whole"))
+    assert_resumes_exactly(lambda out: config_for(method, out), method, tmp_path)
+
+
+@pytest.mark.parametrize("method", ["rsl", "dividemix"])
+def test_a_killed_streaming_run_with_memmapped_stats_resumes_exactly(method, tmp_path):
+    folder = tmp_path / "data"  # blobs as .npy files, read by worker processes
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    labels = np.arange(360) % 4
+    np.save(folder / "x.npy", (rng.normal(0, 2, (4, 16))[labels] + rng.normal(0, 1, (360, 16))).astype(np.float32))
+    np.save(folder / "y.npy", labels)
+
+    def config(out):
+        return config_for(method, out).replace(data={"name": "arrays", "path": str(folder), "subset": None,
+                                                     "streaming": True, "workers": 1}, run={"stats_memmap": True})
+
+    assert_resumes_exactly(config, method, tmp_path)
+    assert (tmp_path / "killed" / "stats_memmap" / "loss.npy").is_file()
+
+
+def assert_resumes_exactly(config_at, method: str, tmp_path) -> None:
+    """A run killed in epoch KILL_EPOCH and resumed ends where an uninterrupted one ends."""
+    whole = Trainer(config_at(tmp_path / "whole"))
     expected = whole.fit()
 
-    config = config_for(method, tmp_path / "killed")
+    config = config_at(tmp_path / "killed")
     child = subprocess.run([sys.executable, "-c", KILLED_RUN, json.dumps(config.to_dict()), str(KILL_EPOCH)],
                            capture_output=True, text=True, timeout=300)
     assert child.returncode == -9, child.stderr  # SIGKILL, not a crash

@@ -22,6 +22,10 @@ class DataConfig:
     val_noisy: bool = False  # apply the label noise to the validation split too
     test_fraction: float = 0.2  # held out from training when the source has no test split
     augment: str = "auto"  # auto | none | flip | crop | crop_flip
+    # Training features stay on disk and worker processes read the batches (arrays from a folder
+    # of .npy files, image_list); for data sets larger than memory.
+    streaming: bool = False
+    workers: Optional[int] = None  # reader processes when streaming (default 2; 0: read in the main process)
 
 
 @dataclass
@@ -75,6 +79,9 @@ class RunConfig:
     plots: bool = True  # PNG diagnostics at the end of a run (loss histograms, selection curves)
     progress: bool = True
     tensorboard: bool = False  # TensorBoard event files of every epoch's metrics in <out>/tensorboard
+    # Loss and margin histories as float16 memmaps in <out>/stats_memmap instead of float32 on the
+    # device: N x epochs x 4 bytes of disk instead of N x epochs x 8 bytes of (device) memory.
+    stats_memmap: bool = False
 
 
 SECTIONS = {"data": DataConfig, "noise": NoiseConfig, "model": ModelConfig, "optim": OptimConfig,
@@ -101,7 +108,7 @@ class Config:
         unknown = set(raw) - set(SECTIONS)
         if unknown:
             raise NoisyLabelsError(
-                f"unknown config section {', '.join(sorted(unknown))}; sections are {', '.join(SECTIONS)}"
+                f"unknown config section {', '.join(sorted(map(str, unknown)))}; sections are {', '.join(SECTIONS)}"
             )
         sections = {}
         for name, section_cls in SECTIONS.items():
@@ -112,7 +119,7 @@ class Config:
             bad = set(values) - known
             if bad:
                 raise NoisyLabelsError(
-                    f"unknown key {name}.{sorted(bad)[0]}; keys in '{name}': {', '.join(sorted(known))}"
+                    f"unknown key {name}.{sorted(map(str, bad))[0]}; keys in '{name}': {', '.join(sorted(known))}"
                 )
             sections[name] = section_cls(**values)
         config = cls(**sections)
@@ -135,26 +142,60 @@ class Config:
         checks = [
             (o.name in OPTIMIZERS, f"optim.name must be one of {', '.join(OPTIMIZERS)}, got '{o.name}'"),
             (o.schedule in SCHEDULES, f"optim.schedule must be one of {', '.join(SCHEDULES)}, got '{o.schedule}'"),
-            (isinstance(o.epochs, int) and o.epochs >= 1, f"optim.epochs must be a whole number >= 1, got {o.epochs!r}"),
-            (isinstance(o.batch_size, int) and o.batch_size >= 1, f"optim.batch_size must be >= 1, got {o.batch_size!r}"),
+            (_whole(o.epochs) and o.epochs >= 1, f"optim.epochs must be a whole number >= 1, got {o.epochs!r}"),
+            (_whole(o.batch_size) and o.batch_size >= 1, f"optim.batch_size must be >= 1, got {o.batch_size!r}"),
             (_number(o.lr) and o.lr > 0, f"optim.lr must be a positive number, got {o.lr!r}"),
+            (_number(o.momentum) and 0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum!r}"),
             (_number(o.weight_decay) and o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay!r}"),
+            (isinstance(o.milestones, list) and all(_number(m) for m in o.milestones),
+             f"optim.milestones must be a list of epochs, e.g. [60, 120], got {o.milestones!r}"),
             (r.record in RECORD_MODES, f"run.record must be one of {', '.join(RECORD_MODES)}, got '{r.record}'"),
-            (isinstance(r.seed, int), f"run.seed must be a whole number, got {r.seed!r}"),
+            (_whole(r.seed), f"run.seed must be a whole number, got {r.seed!r}"),
+            (_whole(r.eval_batch_size) and r.eval_batch_size >= 1,
+             f"run.eval_batch_size must be a whole number >= 1, got {r.eval_batch_size!r}"),
             (_number(d.val_fraction) and 0 <= d.val_fraction < 1, f"data.val_fraction must be in [0, 1), got {d.val_fraction!r}"),
             (_number(d.test_fraction) and 0 < d.test_fraction < 1, f"data.test_fraction must be in (0, 1), got {d.test_fraction!r}"),
-            (d.subset is None or (isinstance(d.subset, int) and d.subset > 0), f"data.subset must be a positive whole number, got {d.subset!r}"),
+            (d.subset is None or (_whole(d.subset) and d.subset > 0), f"data.subset must be a positive whole number, got {d.subset!r}"),
+            (d.test_subset is None or (_whole(d.test_subset) and d.test_subset > 0),
+             f"data.test_subset must be a positive whole number, got {d.test_subset!r}"),
             (_number(self.noise.rate) and 0 <= self.noise.rate <= 1, f"noise.rate must be in [0, 1], got {self.noise.rate!r}"),
         ]
+        flags = [("run", k) for k in ("amp", "channels_last", "overwrite", "checkpoint", "plots", "progress",
+                                        "tensorboard")] + [("optim", "nesterov"), ("data", "val_noisy")]
+        checks += [(isinstance(getattr(getattr(self, sec), key), bool),
+                    f"{sec}.{key} must be true or false, got {getattr(getattr(self, sec), key)!r}") for sec, key in flags]
+        options = [("data", "options"), ("noise", "options"), ("model", "options"), ("method", "options"),
+                   ("method", "loss_options")]
+        checks += [(isinstance(getattr(getattr(self, sec), key), dict),
+                    f"{sec}.{key} must be a mapping of option names to values, got {getattr(getattr(self, sec), key)!r}")
+                   for sec, key in options]
+        checks += self._streaming_checks()
         for ok, message in checks:
             if not ok:
                 raise NoisyLabelsError(message)
         if o.schedule == "multistep" and not o.milestones:
             raise NoisyLabelsError("optim.schedule multistep needs optim.milestones, e.g. [60, 120, 160]")
 
+    def _streaming_checks(self) -> list[tuple[bool, str]]:
+        d = self.data
+        workers_ok = d.workers is None or (isinstance(d.workers, int) and not isinstance(d.workers, bool)
+                                           and d.workers >= 0)
+        return [
+            (isinstance(d.streaming, bool), f"data.streaming must be true or false, got {d.streaming!r}"),
+            (isinstance(self.run.stats_memmap, bool),
+             f"run.stats_memmap must be true or false, got {self.run.stats_memmap!r}"),
+            (workers_ok, f"data.workers must be a whole number >= 0 (0: read in the main process), got {d.workers!r}"),
+            (d.workers is None or d.streaming is True,
+             "data.workers sets the reader processes of data.streaming; set data.streaming: true or drop data.workers"),
+        ]
+
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # True is an int to Python, not to us
 
 
 def load_config(path: str | Path) -> Config:
@@ -163,7 +204,9 @@ def load_config(path: str | Path) -> Config:
     if not path.is_file():
         raise NoisyLabelsError(f"config file {path} not found; check the path")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise NoisyLabelsError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
     except yaml.YAMLError as e:
         raise NoisyLabelsError(f"config file {path} is not valid YAML ({str(e).splitlines()[0]}); fix its syntax")
     return Config.from_dict(raw)
@@ -174,7 +217,11 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise NoisyLabelsError(f"expected key=value, got '{text}'")
-    return key.strip(), yaml.safe_load(value) if value.strip() else None
+    try:
+        return key.strip(), yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as e:
+        raise NoisyLabelsError(f"{key.strip()}: the value '{value}' is not valid YAML ({str(e).splitlines()[0]}); "
+                               "quote strings, close brackets") from None
 
 
 def apply_overrides(raw: dict, assignments: list[str]) -> dict:
@@ -185,9 +232,13 @@ def apply_overrides(raw: dict, assignments: list[str]) -> dict:
         if not dot:
             raise NoisyLabelsError(f"--set needs section.key=value (e.g. optim.lr=0.1), got '{text}'")
         target = raw.setdefault(section, {})
+        where = section
         if "." in name:  # options sub-dictionaries: method.options.q=0.7
             sub, name = name.split(".", 1)
-            target = target.setdefault(sub, {})
+            target = target.setdefault(sub, {}) if isinstance(target, dict) else target
+            where = f"{section}.{sub}"
+        if not isinstance(target, dict):
+            raise NoisyLabelsError(f"--set {text}: {where} is {target!r}, not a mapping of keys; fix the config")
         target[name] = value
     return raw
 

@@ -397,7 +397,7 @@ class Trainer:
         for name in sorted(set().union(*names)):
             value = self.stats.values.get(name)
             if value is None:
-                value = self.stats.values[name] = torch.full_like(self.stats.loss[epoch], float("nan"))
+                value = self.stats.values[name] = torch.full((self.stats.num_samples,), float("nan"), device=self.device)
             old = before["values"].get(name, torch.full_like(value, float("nan")))
             changed = ~((value == old) | (torch.isnan(value) & torch.isnan(old)))
             self.stats.values[name] = distributed.gather_rows({name: value}, changed)[0][name]

@@ -5,7 +5,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from noisylabels.detection import scores
+from noisylabels import histories
 from noisylabels.detection.scores import (aum_score, classwise_loss_score, clean_probability_score, epoch_mean,
                                           flag_per_class, forgetting_events, forgetting_score, mean_confidence,
                                           small_loss_score, variability)
@@ -87,7 +87,7 @@ def test_classwise_loss_score_matches_loop():
 def test_blocks_memmaps_and_tensors_give_the_same_result(tmp_path, monkeypatch):
     history = history_with_gaps(2, n=37).astype(np.float16)
     whole = epoch_mean(history)
-    monkeypatch.setattr(scores, "BLOCK_COLUMNS", 8)
+    monkeypatch.setattr(histories, "BLOCK_COLUMNS", 8)
     disk = np.lib.format.open_memmap(tmp_path / "h.npy", mode="w+", dtype=np.float16, shape=history.shape)
     disk[:] = history
     assert same(epoch_mean(disk), whole) and same(epoch_mean(torch.from_numpy(history)), whole)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import NoisyLabelsError
+from .streaming import StreamedFeatures
 
 
 def as_label_tensor(labels, num_classes: int, what: str = "labels") -> torch.Tensor:
@@ -34,7 +35,8 @@ def as_label_tensor(labels, num_classes: int, what: str = "labels") -> torch.Ten
 class LabeledData:
     """One split held in memory.
 
-    x: (N, *in_shape) float32 features (images as (N, C, H, W), vectors as (N, D)).
+    x: (N, *in_shape) float32 features (images as (N, C, H, W), vectors as (N, D)), or
+       ``StreamedFeatures`` of that shape read from disk on demand (``data.streaming``).
     labels: (N,) int64 observed labels, possibly noisy.
     true_labels: (N,) int64 clean labels when known, else None.
     """
@@ -47,13 +49,13 @@ class LabeledData:
     class_names: Optional[list[str]] = field(default=None)
 
     def __post_init__(self):
-        if not isinstance(self.x, torch.Tensor):
+        if not isinstance(self.x, (torch.Tensor, StreamedFeatures)):
             self.x = torch.as_tensor(np.asarray(self.x))
         if self.x.ndim < 2:
             raise NoisyLabelsError(
                 f"{self.name}: features must have shape (N, ...) with one row per sample, got {tuple(self.x.shape)}"
             )
-        if self.x.dtype != torch.float32:  # one dtype for every model and loss
+        if isinstance(self.x, torch.Tensor) and self.x.dtype != torch.float32:  # one dtype for every model and loss
             self.x = self.x.float()
         if self.num_classes < 2:
             raise NoisyLabelsError(f"{self.name}: need at least 2 classes, got {self.num_classes}")
@@ -68,7 +70,7 @@ class LabeledData:
                 )
         if n == 0:
             raise NoisyLabelsError(f"{self.name}: no samples")
-        if not torch.isfinite(self.x).all():
+        if isinstance(self.x, torch.Tensor) and not torch.isfinite(self.x).all():  # streamed: checked on load
             rows = (~torch.isfinite(self.x.reshape(n, -1))).any(1).nonzero().flatten()
             raise NoisyLabelsError(
                 f"{self.name}: features contain NaN or inf in {len(rows)} rows (first: row {int(rows[0])}); "
@@ -90,7 +92,7 @@ class LabeledData:
         """The samples at ``index`` (an index array or boolean mask), in that order."""
         index = torch.as_tensor(index)
         return LabeledData(
-            x=self.x[index],
+            x=self.x.subset(index) if isinstance(self.x, StreamedFeatures) else self.x[index],
             labels=self.labels[index],
             num_classes=self.num_classes,
             true_labels=None if self.true_labels is None else self.true_labels[index],

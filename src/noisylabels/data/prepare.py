@@ -7,9 +7,11 @@ from typing import Optional
 import numpy as np
 
 from ..config import Config
+from ..errors import NoisyLabelsError
 from ..noise import make_noise, noise_summary
 from .dataset import LabeledData, Splits
-from .loaders import load_dataset
+from .loaders import load_dataset, load_streaming
+from .streaming import StreamedFeatures
 from .split import stratified_split, stratified_subset
 
 
@@ -26,7 +28,8 @@ def prepare_data(config: Config, splits: Optional[Splits] = None) -> PreparedDat
     """Everything here is seeded by ``config.run.seed``; the same config gives the same data."""
     d, noise, seed = config.data, config.noise, config.run.seed
     if splits is None:
-        splits = load_dataset(d.name, d.path, **d.options)
+        load = load_streaming if d.streaming else load_dataset
+        splits = load(d.name, d.path, **d.options)
     train, test = splits.train, splits.test
     if test is None:
         kept, held = stratified_split(train.labels.numpy(), d.test_fraction, seed)
@@ -55,6 +58,10 @@ def prepare_data(config: Config, splits: Optional[Splits] = None) -> PreparedDat
 def _apply_noise(split: LabeledData, config: Config, seed: int) -> tuple[LabeledData, np.ndarray]:
     noise = config.noise
     clean = split.true_labels if split.true_labels is not None else split.labels
+    streamed = isinstance(split.x, StreamedFeatures)
+    if streamed and noise.type == "instance":
+        raise NoisyLabelsError("instance noise reads every training feature at once; it is not available with "
+                               "data.streaming (drop one of the two, or apply the noise offline with noise.type file)")
     noisy, transition = make_noise(noise.type, clean.numpy(), split.num_classes, noise.rate, seed=seed,
-                                   features=split.x.numpy(), **noise.options)
+                                   features=None if streamed else split.x.numpy(), **noise.options)
     return split.with_labels(noisy), transition

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
 from ..functional import logit_margin
+from ..histories import nan_memmap
 from .scores import (aum_score, classwise_quality, epoch_mean, flag_per_class, forgetting_events, forgetting_score,
                      mean_confidence, rank_order, small_loss_score, variability)
 from .validate import check_batch, check_choice, check_history_dtype, check_positive_int
@@ -66,11 +67,7 @@ class Recorder:
         shape = (epochs, self.num_samples)
         if self.memmap_dir is None:
             return np.full(shape, np.nan, dtype=self._np_dtype)
-        self.memmap_dir.mkdir(parents=True, exist_ok=True)
-        array = np.lib.format.open_memmap(self.memmap_dir / f"{name}.npy", mode="w+", dtype=self._np_dtype, shape=shape)
-        for row in array:  # row by row: never a whole-file buffer in RAM
-            row[:] = np.nan
-        return array
+        return nan_memmap(self.memmap_dir / f"{name}.npy", shape, self._np_dtype)
 
     @property
     def capacity(self) -> int:

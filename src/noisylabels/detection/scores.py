@@ -13,26 +13,15 @@ import numpy as np
 import torch
 
 from ..functional import classwise_minmax, gmm_noise_rates, window_mean
+from ..histories import column_blocks
 from .validate import check_history, check_labels, check_noise_rates, check_num_classes, check_scores, check_vector
-
-BLOCK_COLUMNS = 1 << 14  # (200 epochs x 16384 samples) float64 = 26 MB per block
-
-
-def _column_blocks(history):
-    """Yield (start, (E, b) float64 tensor) blocks of columns."""
-    for start in range(0, history.shape[1], BLOCK_COLUMNS):
-        block = history[:, start:start + BLOCK_COLUMNS]
-        if isinstance(block, torch.Tensor):
-            yield start, block.detach().cpu().double()
-        else:
-            yield start, torch.from_numpy(np.asarray(block, dtype=np.float64))
 
 
 def per_sample(history, reduce: Callable[[torch.Tensor], torch.Tensor], name: str = "history") -> np.ndarray:
     """(N,) ``reduce`` ((E, b) -> (b,)) applied block by block to an (E, N) history."""
     history = check_history(history, name)
     out = np.empty(history.shape[1], dtype=np.float64)
-    for start, block in _column_blocks(history):
+    for start, block in column_blocks(history):
         out[start:start + block.shape[1]] = reduce(block).numpy()
     return out
 

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 import torch
 
 from ..errors import NoisyLabelsError
+from .checks import check_tensor, is_real
 
 
 def assign_threshold_samples(num_samples: int, num_classes: int, generator: torch.Generator,
@@ -25,6 +26,9 @@ def assign_threshold_samples(num_samples: int, num_classes: int, generator: torc
     if count == 0:
         raise NoisyLabelsError(f"aum needs at least {num_classes + 1} training samples (C+1) to draw threshold "
                                f"samples, got {num_samples}")
+    if exclude is not None and tuple(exclude.shape) != (num_samples,):
+        raise NoisyLabelsError(f"aum exclude must be a ({num_samples},) mask, one entry per sample, got shape "
+                               f"{tuple(exclude.shape)}")
     free = torch.ones(num_samples, dtype=torch.bool) if exclude is None else ~exclude.cpu().bool()
     candidates = free.nonzero().flatten()
     if len(candidates) < count:
@@ -38,6 +42,10 @@ def assign_threshold_samples(num_samples: int, num_classes: int, generator: torc
 
 def threshold_labels(labels: torch.Tensor, is_threshold: torch.Tensor, num_classes: int) -> torch.Tensor:
     """The labels a detection run trains on: threshold samples get the fake class ``num_classes``."""
+    if is_threshold.shape != labels.shape:
+        raise NoisyLabelsError(f"threshold_labels: is_threshold has shape {tuple(is_threshold.shape)} but labels "
+                               f"{tuple(labels.shape)}; give one entry per sample")
+    is_threshold = is_threshold.bool()
     return torch.where(is_threshold.to(labels.device), torch.full_like(labels, num_classes), labels)
 
 
@@ -49,8 +57,9 @@ def aum_threshold(aum: torch.Tensor, is_threshold: torch.Tensor, percentile: flo
     ``aum < t`` for t = the (k+1)-th largest threshold AUM, k = floor((100 - percentile)% of M):
     an order statistic, no interpolation.
     """
-    if not 0 < percentile <= 100:
-        raise NoisyLabelsError(f"aum percentile must be in (0, 100], got {percentile}")
+    if not (is_real(percentile) and 0 < percentile <= 100):
+        raise NoisyLabelsError(f"aum percentile must be in (0, 100], got {percentile!r}")
+    is_threshold = _check_mask(aum, is_threshold)
     values = aum[is_threshold.to(aum.device)]
     if len(values) == 0:
         raise NoisyLabelsError("aum needs at least one threshold sample to set the flagging threshold")
@@ -62,7 +71,7 @@ def aum_threshold(aum: torch.Tensor, is_threshold: torch.Tensor, percentile: flo
 def aum_flags(aum: torch.Tensor, is_threshold: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
     """(N,) bool: real (non-threshold) samples whose AUM is below the threshold samples' cut-off
     (``aum_threshold``). Threshold samples are never flagged: they are not real samples in this run."""
-    is_threshold = is_threshold.to(aum.device)
+    is_threshold = _check_mask(aum, is_threshold).to(aum.device)
     return (aum < aum_threshold(aum, is_threshold, percentile)) & ~is_threshold
 
 
@@ -73,6 +82,18 @@ def combine_runs(flags_list: Sequence[torch.Tensor], threshold_list: Sequence[to
     if len(flags_list) == 0 or len(flags_list) != len(threshold_list):
         raise NoisyLabelsError(f"combine_runs needs one threshold mask per flag mask, got {len(flags_list)} "
                                f"flag masks and {len(threshold_list)} threshold masks")
+    shapes = {tuple(m.shape) for m in (*flags_list, *threshold_list)}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise NoisyLabelsError(f"combine_runs needs (N,) masks of one length, got shapes {sorted(shapes)}")
     flags = torch.stack([f.bool() for f in flags_list])
     voting = ~torch.stack([t.bool().to(flags.device) for t in threshold_list])
     return (flags | ~voting).all(0) & voting.any(0)
+
+
+def _check_mask(aum: torch.Tensor, is_threshold: torch.Tensor) -> torch.Tensor:
+    """is_threshold as a bool mask shaped like aum (a 0/1 integer mask would index, not mask)."""
+    check_tensor("aum", aum, "aum", 1)
+    if not isinstance(is_threshold, torch.Tensor) or is_threshold.shape != aum.shape:
+        raise NoisyLabelsError(f"aum is_threshold must be a mask shaped like aum {tuple(aum.shape)}, got "
+                               f"{tuple(getattr(is_threshold, 'shape', ()))}")
+    return is_threshold.bool()

@@ -24,8 +24,11 @@ def gmm_1d(x: torch.Tensor, n_components: int = 2, max_iter: int = 10, tol: floa
     less than ``tol``. ``reg`` is added to every variance, as scikit-learn's reg_covar. Components
     come back sorted by mean, so component 0 is the low-loss ("clean") one.
     """
-    if x.ndim != 1 or len(x) < n_components:
-        raise NoisyLabelsError(f"gmm_1d needs a 1-D tensor with at least {n_components} values, got {tuple(x.shape)}")
+    if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
+        raise NoisyLabelsError(f"gmm_1d n_components must be an integer >= 1, got {n_components!r}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 1 or len(x) < n_components:
+        raise NoisyLabelsError(f"gmm_1d needs a 1-D tensor with at least {n_components} values, got "
+                               f"{tuple(getattr(x, 'shape', ()))}")
     if not torch.isfinite(x).all():
         raise NoisyLabelsError("gmm_1d got NaN or inf values; drop unrecorded samples first")
     x = x.double()

@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 
 from ..errors import NoisyLabelsError
+from .checks import check_tensor, is_real
 from .mixmatch import mixup_lambda
 
 
@@ -27,8 +28,9 @@ def sample_partners(v: torch.Tensor, generator: Optional[torch.Generator] = None
     the cumulative distribution: the uniforms come from the CPU ``generator`` (reproducible on any
     device) and the lookup runs on v's device, so no device-to-host copy stalls the step.
     """
-    if v.ndim != 1 or len(v) == 0:
-        raise NoisyLabelsError(f"MentorMix weights v must be a non-empty (B,) vector, got shape {tuple(v.shape)}")
+    if not isinstance(v, torch.Tensor) or v.ndim != 1 or len(v) == 0:
+        raise NoisyLabelsError(f"MentorMix weights v must be a non-empty (B,) vector, got shape "
+                               f"{tuple(getattr(v, 'shape', ()))}")
     cdf = torch.softmax(v.detach().float(), 0).cumsum(0)
     u = torch.rand(len(v), generator=generator).to(v.device)
     return torch.searchsorted(cdf, u * cdf[-1], right=True).clamp_max(len(v) - 1)
@@ -45,6 +47,7 @@ def mentor_mix(x: torch.Tensor, y_onehot: torch.Tensor, v: torch.Tensor, alpha: 
     MentorNet distrusts is mostly replaced by its (likely trusted) partner:
     x~_i = w_i x_i + (1 - w_i) x_j, y~_i likewise. x: (B, ...) any shape; y_onehot: (B, C).
     """
+    check_tensor("mentor_mix", y_onehot, "y_onehot", 2)
     if not len(x) == len(y_onehot) == len(v):
         raise NoisyLabelsError(f"mentor_mix needs as many inputs, targets and weights, got {len(x)}, "
                                f"{len(y_onehot)} and {len(v)}")
@@ -69,16 +72,18 @@ class LossMovingAverage:
     """
 
     def __init__(self, percentile: float, decay: float = 0.5):
-        if not 0.0 < percentile <= 1.0:
+        if not (is_real(percentile) and 0.0 < percentile <= 1.0):
             raise NoisyLabelsError(f"loss percentile must be a fraction in (0, 1], got {percentile} "
                                    f"(e.g. 0.8 for the 80th percentile)")
-        if not 0.0 <= decay < 1.0:
+        if not (is_real(decay) and 0.0 <= decay < 1.0):
             raise NoisyLabelsError(f"moving-average decay must be in [0, 1), got {decay}")
         self.percentile, self.decay = percentile, decay
         self.value: Optional[torch.Tensor] = None
 
     def update(self, losses: torch.Tensor) -> torch.Tensor:
         """Fold in one batch's (B,) losses; returns the new average (a 0-dim tensor)."""
+        if not isinstance(losses, torch.Tensor) or losses.numel() == 0:
+            raise NoisyLabelsError("LossMovingAverage.update needs a non-empty (B,) tensor of losses")
         q = torch.quantile(losses.detach().float(), self.percentile, interpolation="nearest")
         self.value = q if self.value is None else self.decay * self.value + (1 - self.decay) * q
         return self.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import NoisyLabelsError
+from .checks import check_labels, check_same_length, check_tensor
 from .gmm import gmm_1d
 
 ESTIMATORS = ("gmm", "prediction")
@@ -12,6 +13,8 @@ ESTIMATORS = ("gmm", "prediction")
 def gmm_noise_rates(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(C,) per observed class: the mean posterior of the high-loss component of a 2-component GMM
     fitted to that class's scores (epoch-mean losses). A class with fewer than 4 samples gets 0."""
+    check_tensor("gmm_noise_rates", scores, "scores", 1)
+    check_labels("gmm_noise_rates", labels, num_classes, len(scores))
     rates = torch.zeros(num_classes, dtype=torch.float64)
     for c in range(num_classes):
         members = scores[labels == c]
@@ -23,6 +26,9 @@ def gmm_noise_rates(scores: torch.Tensor, labels: torch.Tensor, num_classes: int
 
 def prediction_noise_rates(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(C,) per observed class: the fraction of its samples the model predicts as another class."""
+    check_labels("prediction_noise_rates", labels, num_classes)
+    check_tensor("prediction_noise_rates", predictions, "predictions", 1)  # -1 (never predicted) disagrees
+    check_same_length("prediction_noise_rates", labels, "labels", predictions, "predictions")
     disagree = (predictions != labels).double()
     counts = torch.bincount(labels, minlength=num_classes).double()
     return torch.zeros(num_classes, dtype=torch.float64, device=labels.device).index_add_(
@@ -31,6 +37,9 @@ def prediction_noise_rates(predictions: torch.Tensor, labels: torch.Tensor, num_
 
 def estimate_noise_rates(method: str, *, scores=None, predictions=None, labels, num_classes: int) -> torch.Tensor:
     """Dispatch by name: ``gmm`` (needs scores) or ``prediction`` (needs predictions)."""
+    if method in ESTIMATORS and (scores if method == "gmm" else predictions) is None:
+        needs = "scores= (per-sample losses)" if method == "gmm" else "predictions= (predicted classes)"
+        raise NoisyLabelsError(f"noise-rate estimator '{method}' needs {needs}")
     if method == "gmm":
         return gmm_noise_rates(scores, labels, num_classes)
     if method == "prediction":

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
-from .common import at_least_float32
+from .common import at_least_float32, check_logits_labels, is_real
 from .registry import LOSSES
 
 # Halvings of the bracket for t < 1: shrinks it by 2^-40, below float32 and near float64 resolution.
@@ -126,11 +126,11 @@ class BiTemperedLoss(nn.Module):
 
     def __init__(self, t1: float = 1.0, t2: float = 1.0, label_smoothing: float = 0.0, num_iters: int = 5):
         super().__init__()
-        if not 0 < t1 <= 1:
+        if not (is_real(t1) and 0 < t1 <= 1):
             raise NoisyLabelsError(f"bitempered: t1 must be in (0, 1], got {t1}; pass e.g. t1=0.8")
-        if not t2 > 0:
+        if not (is_real(t2) and t2 > 0):
             raise NoisyLabelsError(f"bitempered: t2 must be > 0, got {t2}; pass e.g. t2=1.2")
-        if not 0 <= label_smoothing < 1:
+        if not (is_real(label_smoothing) and 0 <= label_smoothing < 1):
             raise NoisyLabelsError(
                 f"bitempered: label_smoothing must be in [0, 1), got {label_smoothing}; pass e.g. 0.1")
         if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters < 1:
@@ -139,6 +139,7 @@ class BiTemperedLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("bitempered", logits, labels)
         log_p = tempered_log_softmax(logits, self.t2, self.num_iters)
         target = self._target(labels, log_p)
         t1 = self.t1

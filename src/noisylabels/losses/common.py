@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
+from ..functional.checks import check_logits_labels, is_real  # noqa: F401  (re-exported for the losses)
 
 # RCE clips the one-hot target at 1e-4 before the log (Wang et al. 2019), so log 0 becomes log 1e-4.
 RCE_LOG_CLIP = 1e-4
@@ -35,5 +36,5 @@ def reverse_ce(log_p_label: torch.Tensor) -> torch.Tensor:
 
 
 def check_non_negative(loss: str, name: str, value: float) -> None:
-    if not value >= 0:  # also rejects NaN
+    if not (is_real(value) and value >= 0):  # also rejects NaN and non-numbers
         raise NoisyLabelsError(f"{loss}: {name} must be >= 0, got {value}; pass a non-negative value")

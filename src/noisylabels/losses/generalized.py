@@ -10,12 +10,12 @@ import torch
 import torch.nn as nn
 
 from ..errors import NoisyLabelsError
-from .common import pick, safe_log_softmax
+from .common import check_logits_labels, is_real, pick, safe_log_softmax
 from .registry import LOSSES
 
 
 def _check_q(loss: str, q: float) -> None:
-    if not 0 < q <= 1:  # also rejects NaN
+    if not (is_real(q) and 0 < q <= 1):  # also rejects NaN and non-numbers
         raise NoisyLabelsError(f"{loss}: q must be in (0, 1], got {q}; pass e.g. q=0.7")
 
 
@@ -30,6 +30,7 @@ class GeneralizedCrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("gce", logits, labels)
         log_p_label = pick(safe_log_softmax(logits), labels)
         return -torch.expm1(self.q * log_p_label) / self.q
 
@@ -45,6 +46,7 @@ class NormalizedGeneralizedCrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("ngce", logits, labels)
         one_minus_pq = -torch.expm1(self.q * safe_log_softmax(logits))  # (B, C), 1 - p_k^q, all >= 0
         numerator = one_minus_pq.gather(1, labels.long().unsqueeze(1)).squeeze(1)
         # Written as sum_k (1 - p_k^q) to avoid cancellation in C - sum; > 0 whenever C >= 2.

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from .registry import LOSSES
-from .common import check_non_negative, pick, reverse_ce, safe_log_softmax
+from .common import check_logits_labels, check_non_negative, pick, reverse_ce, safe_log_softmax
 
 
 def log_one_minus_probs(log_probs: torch.Tensor) -> torch.Tensor:
@@ -36,8 +36,12 @@ def focal_terms(log_probs: torch.Tensor, gamma: float) -> torch.Tensor:
 class NormalizedCrossEntropy(nn.Module):
     """NCE per sample, (-log p_y) / (-sum_k log p_k), in [0, 1]."""
 
+    def __init__(self):  # an explicit signature: unknown options are then named, not a TypeError
+        super().__init__()
+
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("nce", logits, labels)
         log_probs = safe_log_softmax(logits)
         # The least likely class has p <= 1/C, so the denominator is >= log C > 0.
         return pick(log_probs, labels) / log_probs.sum(dim=1)
@@ -55,6 +59,7 @@ class NCEAndRCE(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("nce_rce", logits, labels)
         log_probs = safe_log_softmax(logits)
         log_p_label = pick(log_probs, labels)
         nce = log_p_label / log_probs.sum(dim=1)
@@ -73,6 +78,7 @@ class FocalLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("focal", logits, labels)
         return pick(focal_terms(safe_log_softmax(logits), self.gamma), labels)
 
 
@@ -90,6 +96,7 @@ class NormalizedFocalLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("nfl", logits, labels)
         terms = focal_terms(safe_log_softmax(logits), self.gamma)
         # The least likely class contributes >= ((C-1)/C)^gamma log C > 0; the clamp is only a guard.
         return pick(terms, labels) / terms.sum(dim=1).clamp_min(torch.finfo(terms.dtype).tiny)

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import NoisyLabelsError
-from .common import pick, safe_log_softmax
+from .common import check_logits_labels, is_real, pick, safe_log_softmax
 from .registry import LOSSES
 
 
@@ -35,11 +35,11 @@ class PolySoftLoss(nn.Module):
 
     def __init__(self, t: float = 2.0, lam: Optional[float] = None, growth: float = 1.0):
         super().__init__()
-        if not t > 1:  # also rejects NaN; t = 1 would need an infinite exponent
+        if not (is_real(t) and t > 1):  # also rejects NaN; t = 1 would need an infinite exponent
             raise NoisyLabelsError(f"polysoft: t must be > 1, got {t}; pass e.g. t=2 (linear weights)")
-        if lam is not None and not lam > 0:
+        if lam is not None and not (is_real(lam) and lam > 0):
             raise NoisyLabelsError(f"polysoft: lam must be > 0, got {lam}; pass a positive loss threshold such as 3")
-        if not growth >= 1:
+        if not (is_real(growth) and growth >= 1):
             raise NoisyLabelsError(f"polysoft: growth must be >= 1, got {growth}; pass 1 (fixed lam) or e.g. 1.1")
         self.t, self.lam, self.growth = t, lam, growth
         self.epoch = 0
@@ -55,6 +55,7 @@ class PolySoftLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("polysoft", logits, labels)
         if self.lam is None:
             self.current_lam = 1.5 * math.log(logits.shape[1]) * self.growth ** self.epoch
         ce = -pick(safe_log_softmax(logits), labels)

@@ -7,6 +7,7 @@ factor rho every ``freq`` epochs; the engine clips the gradient norm to ``grad_c
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -14,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import NoisyLabelsError
-from .common import at_least_float32
+from .common import at_least_float32, check_logits_labels, is_real
 from .registry import LOSSES, create_loss
 
 # (tau, p, lambda0, rho, freq, normalise logits) from the official code's per-dataset settings.
@@ -44,12 +45,15 @@ class SparseRegularization(nn.Module):
             raise NoisyLabelsError("sr wraps a plain loss; use e.g. base=ce, not another sr")
         given = dict(tau=tau, p=p, lam=lam, rho=rho, freq=freq, normalize=normalize)
         values = {**SR_PRESETS[preset], **{k: v for k, v in given.items() if v is not None}}
-        checks = [(0 < values["p"] <= 1, f"sr: p must be in (0, 1] (an lp norm with p <= 1), got {values['p']}"),
-                  (values["tau"] > 0, f"sr: tau must be > 0, got {values['tau']}"),
-                  (values["lam"] >= 0, f"sr: lam must be >= 0, got {values['lam']}"),
-                  (values["rho"] > 0, f"sr: rho must be > 0, got {values['rho']}"),
+        # A non-number (e.g. a string from --set) becomes NaN, which fails its check below.
+        p_, tau_, lam_, rho_ = (values[k] if is_real(values[k]) else math.nan for k in ("p", "tau", "lam", "rho"))
+        checks = [(0 < p_ <= 1, f"sr: p must be in (0, 1] (an lp norm with p <= 1), got {values['p']}"),
+                  (tau_ > 0, f"sr: tau must be > 0, got {values['tau']}"),
+                  (lam_ >= 0, f"sr: lam must be >= 0, got {values['lam']}"),
+                  (rho_ > 0, f"sr: rho must be > 0, got {values['rho']}"),
                   (isinstance(values["freq"], int) and values["freq"] >= 1, f"sr: freq must be a whole number >= 1, got {values['freq']}"),
-                  (grad_clip is None or grad_clip > 0, f"sr: grad_clip must be > 0 or null, got {grad_clip}")]
+                  (grad_clip is None or (is_real(grad_clip) and grad_clip > 0),
+                   f"sr: grad_clip must be > 0 or null, got {grad_clip}")]
         for ok, message in checks:
             if not ok:
                 raise NoisyLabelsError(message)
@@ -67,6 +71,7 @@ class SparseRegularization(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("sr", logits, labels)
         z = at_least_float32(logits)
         if self.normalize:
             z = F.normalize(z, dim=1)  # eps keeps all-zero logits finite

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import NoisyLabelsError
-from .common import check_non_negative, pick, reverse_ce, safe_log_softmax
+from .common import check_logits_labels, check_non_negative, is_real, pick, reverse_ce, safe_log_softmax
 from .registry import LOSSES
 
 
@@ -29,12 +29,13 @@ class MeanAbsoluteError(nn.Module):
 
     def __init__(self, scale: float = 1.0):
         super().__init__()
-        if not scale > 0:
+        if not (is_real(scale) and scale > 0):
             raise NoisyLabelsError(f"mae: scale must be > 0, got {scale}; pass a positive scale such as 1 or 2")
         self.scale = scale
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("mae", logits, labels)
         return self.scale * -torch.expm1(label_log_prob(logits, labels))  # 1 - p_y, accurate near p_y = 1
 
 
@@ -46,8 +47,12 @@ class ReverseCrossEntropy(nn.Module):
     -ln(1e-4) (1 - p_y), i.e. MAE scaled by about 9.21.
     """
 
+    def __init__(self):  # an explicit signature: unknown options are then named, not a TypeError
+        super().__init__()
+
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("rce", logits, labels)
         return reverse_ce(label_log_prob(logits, labels))
 
 
@@ -66,5 +71,6 @@ class SymmetricCrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """logits (B, C), labels (B,) -> (B,)."""
+        check_logits_labels("sce", logits, labels)
         log_p = label_log_prob(logits, labels)
         return self.alpha * -log_p + self.beta * reverse_ce(log_p)

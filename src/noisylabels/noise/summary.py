@@ -13,7 +13,12 @@ def as_label_array(labels, num_classes: int, what: str = "labels") -> np.ndarray
 
     Accepts anything ``np.asarray`` takes (lists, arrays, CPU tensors); whole-number floats are allowed.
     """
-    arr = np.asarray(labels)
+    try:
+        arr = np.asarray(labels)
+    except (ValueError, TypeError):  # ragged nested lists
+        raise NoisyLabelsError(
+            f"{what} must be a 1-D array of class indices, got a ragged {type(labels).__name__}"
+        ) from None
     if arr.ndim != 1:
         raise NoisyLabelsError(f"{what} must be a 1-D array of class indices, got shape {arr.shape}")
     if arr.size == 0:
@@ -23,15 +28,15 @@ def as_label_array(labels, num_classes: int, what: str = "labels") -> np.ndarray
             raise NoisyLabelsError(f"{what} must be whole numbers (class indices 0..{num_classes - 1})")
     elif arr.dtype.kind not in "iub":
         raise NoisyLabelsError(f"{what} must be integer class indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    out_of_range = (arr < 0) | (arr >= num_classes)
+    out_of_range = (arr < 0) | (arr >= num_classes)  # before the cast: a huge float would wrap around
     if out_of_range.any():
         bad = arr[out_of_range][0]
+        bad = int(bad) if abs(bad) < 2**63 else bad
         raise NoisyLabelsError(
             f"{what} contain {bad}, outside [0, {num_classes}); labels must be 0..{num_classes - 1} "
             "(remap them, or set num_classes)"
         )
-    return arr
+    return arr.astype(np.int64)
 
 
 def check_num_classes(num_classes) -> int:

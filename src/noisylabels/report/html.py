@@ -27,6 +27,7 @@ from ..config import load_config
 from ..data.prepare import prepare_data
 from ..detection.api import load_run, rank_label_issues, suggested_labels
 from ..detection.detect import read_run_labels
+from ..detection.scores import epoch_mean
 from ..errors import NoisyLabelsError
 from ..io import atomic_write_text
 from ..noise.summary import estimate_transition
@@ -263,7 +264,9 @@ def add_loss_histograms(page: Page, run, labels, truth, path: Path, class_names)
         page.note("Loss histograms: the run's true labels are unknown, so clean and mislabeled samples "
                   "cannot be told apart.")
         return
-    mean_loss = run.stats["loss"].nanmean(0)  # epoch-mean loss; NaN where never recorded
+    # epoch-mean loss, NaN where never recorded; in blocks of samples, as stats.pt of a memmapped
+    # run holds a float16 history that may be large
+    mean_loss = epoch_mean(run.stats["loss"], name="loss")
     plot_loss_histograms(mean_loss, labels, truth, path, class_names=class_names,
                          title="epoch-mean training loss, clean vs. mislabeled")
     page.figure(path, "Per observed class: epoch-mean training loss of clean and of mislabeled samples.")

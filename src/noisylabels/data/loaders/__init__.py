@@ -10,7 +10,8 @@ and the same constants are applied to the test split, so nothing about the test 
 One module per concept: ``common`` (the registry, standardisation, shared helpers), ``lookup``
 (finding data folders), and one per format: ``idx`` (MNIST, Fashion-MNIST), ``cifar``,
 ``tabular`` (arrays/.npz and CSV), ``image_list``, ``digits``. Importing a format module is what
-registers its loaders, hence the explicit imports below.
+registers its loaders, hence the explicit imports below. ``streamed`` holds the variants of arrays
+and image_list that ``data.streaming`` leaves on disk (``load_streaming``).
 
 The constants re-exported here are the same objects as in their modules; to monkeypatch one,
 patch its home module (e.g. ``lookup.SYSTEM_DATA_DIRS``), which is where the code reads it.
@@ -27,6 +28,7 @@ from .digits import DIGIT_CLASSES, load_digits
 from .idx import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist, read_idx
 from .image_list import load_image_list
 from .lookup import DATA_ENV_VAR, DOWNLOAD_HINTS, SYSTEM_DATA_DIRS, find_data_dir
+from .streamed import STREAMING, load_streaming
 from .tabular import load_arrays, load_csv
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "DOWNLOAD_HINTS",
     "FASHION_MNIST_CLASSES",
     "SYSTEM_DATA_DIRS",
+    "STREAMING",
     "PathLike",
     "find_data_dir",
     "load_arrays",
@@ -47,6 +50,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_image_list",
     "load_mnist",
+    "load_streaming",
     "read_idx",
 ]
 

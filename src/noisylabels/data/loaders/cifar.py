@@ -41,7 +41,7 @@ def _read_pickle_dict(file: Path, hint: str) -> dict:
     return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in content.items()}
 
 
-def _cifar_batch(file: Path, label_key: str, hint: str) -> tuple[np.ndarray, np.ndarray]:
+def _cifar_batch(file: Path, label_key: str, hint: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR batch file -> uint8 images (N, 3, 32, 32) and labels (N,)."""
     batch = _read_pickle_dict(file, hint)
     for key in ("data", label_key):
@@ -50,24 +50,31 @@ def _cifar_batch(file: Path, label_key: str, hint: str) -> tuple[np.ndarray, np.
                 f"{file}: no '{key}' entry (found: {', '.join(sorted(batch))}); not a CIFAR batch, {hint}"
             )
     data = np.asarray(batch["data"])
-    labels = np.asarray(batch[label_key])
+    try:
+        labels = np.asarray(batch[label_key])
+    except (ValueError, TypeError, OverflowError):  # ragged or huge entries
+        labels = np.asarray(None)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
         raise NoisyLabelsError(
             f"{file}: expected uint8 data (N, 3072) and N labels, got {data.dtype} {data.shape} and "
             f"{labels.shape} labels; {hint}"
         )
+    if labels.dtype.kind not in "iu" or (len(labels) and ((labels < 0) | (labels >= num_classes)).any()):
+        raise NoisyLabelsError(f"{file}: '{label_key}' must be class indices 0..{num_classes - 1}; {hint}")
     # Rows hold the red plane, then green, then blue, each 32x32 row-major: exactly (3, 32, 32).
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def _label_names(meta_file: Path, key: str, hint: str) -> Optional[list[str]]:
+def _label_names(meta_file: Path, key: str, hint: str, num_classes: int) -> Optional[list[str]]:
     """Class names from a CIFAR meta file, or None when the file is absent."""
     if not meta_file.is_file():
         return None
     names = _read_pickle_dict(meta_file, hint).get(key)
     if names is None:
         return None
-    return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names]
+    if not isinstance(names, (list, tuple)) or len(names) != num_classes:
+        raise NoisyLabelsError(f"{meta_file}: '{key}' must list {num_classes} class names; {hint}")
+    return [n.decode("utf-8", errors="replace") if isinstance(n, bytes) else str(n) for n in names]
 
 
 def _cifar_splits(name: str, train_parts, test_part, num_classes: int, class_names) -> Splits:
@@ -87,9 +94,9 @@ def load_cifar10(path: Optional[PathLike] = None) -> Splits:
     batches = [f"data_batch_{i}" for i in range(1, 6)]
     folder = find_data_dir("cifar10", path, [*batches, "test_batch"], subdirs=("cifar-10-batches-py",))
     hint = "re-download and extract cifar-10-python.tar.gz"
-    train_parts = [_cifar_batch(folder / b, "labels", hint) for b in batches]
-    test_part = _cifar_batch(folder / "test_batch", "labels", hint)
-    class_names = _label_names(folder / "batches.meta", "label_names", hint)
+    train_parts = [_cifar_batch(folder / b, "labels", hint, 10) for b in batches]
+    test_part = _cifar_batch(folder / "test_batch", "labels", hint, 10)
+    class_names = _label_names(folder / "batches.meta", "label_names", hint, 10)
     return _cifar_splits("cifar10", train_parts, test_part, 10, class_names)
 
 
@@ -105,8 +112,8 @@ def load_cifar100(path: Optional[PathLike] = None, label_type: str = "fine") -> 
     folder = find_data_dir("cifar100", path, ["train", "test"], subdirs=("cifar-100-python",))
     hint = "re-download and extract cifar-100-python.tar.gz"
     label_key = f"{label_type}_labels"
-    train_part = _cifar_batch(folder / "train", label_key, hint)
-    test_part = _cifar_batch(folder / "test", label_key, hint)
-    class_names = _label_names(folder / "meta", f"{label_type}_label_names", hint)
     num_classes = 100 if label_type == "fine" else 20
+    train_part = _cifar_batch(folder / "train", label_key, hint, num_classes)
+    test_part = _cifar_batch(folder / "test", label_key, hint, num_classes)
+    class_names = _label_names(folder / "meta", f"{label_type}_label_names", hint, num_classes)
     return _cifar_splits("cifar100", [train_part], test_part, num_classes, class_names)

@@ -64,16 +64,21 @@ def _to_numpy(values) -> np.ndarray:
     return np.asarray(values)
 
 
-def _feature_tensor(values: np.ndarray, what: str) -> torch.Tensor:
-    """Numeric features -> float tensor: (N, D) vectors or (N, C, H, W) images."""
+def _check_features(values: np.ndarray, what: str) -> None:
+    """Features must be numeric (N, D) vectors or (N, H, W) / (N, C, H, W) images."""
     if values.dtype.kind not in "iufb":
         raise NoisyLabelsError(f"{what} must be numeric, got dtype {values.dtype}; convert the features to numbers")
-    if values.ndim == 3:
-        values = values[:, None]  # (N, H, W) grayscale images get their channel axis
-    if values.ndim not in (2, 4):
+    if values.ndim not in (2, 3, 4):
         raise NoisyLabelsError(
             f"{what} has shape {values.shape}; expected (N, D) vectors or (N, C, H, W) images"
         )
+
+
+def _feature_tensor(values: np.ndarray, what: str) -> torch.Tensor:
+    """Numeric features -> float tensor: (N, D) vectors or (N, C, H, W) images."""
+    _check_features(values, what)
+    if values.ndim == 3:
+        values = values[:, None]  # (N, H, W) grayscale images get their channel axis
     if values.ndim == 4 and values.dtype == np.uint8:
         return _scaled_images(values)
     _check_finite(values, what)
@@ -92,7 +97,7 @@ def _default_num_classes(label_arrays: list[np.ndarray], source: str) -> int:
         if labels.dtype.kind not in "iuf":
             raise NoisyLabelsError(f"{source}: labels must be integer class indices, got dtype {labels.dtype}")
         if labels.size and np.all(np.isfinite(labels)):
-            largest = max(largest, int(labels.max()))
+            largest = max(largest, int(np.ceil(labels.max())))  # ceil: [0, 0.5] is 2 classes, fractional
     return largest + 1
 
 

@@ -104,6 +104,11 @@ def _load_idx_dataset(dataset_name: str, path, class_names: list[str]) -> Splits
                 f"{y_file}: {labels.shape} labels for {len(images)} images in {x_file.name}; "
                 "the files do not belong together, re-download or replace them"
             )
+        if labels.dtype.kind not in "iu" or ((labels < 0) | (labels >= 10)).any():
+            raise NoisyLabelsError(
+                f"{y_file}: labels must be class indices 0..9, got {labels.dtype} values "
+                f"{labels.min()}..{labels.max()}; the file is corrupt, re-download or replace it"
+            )
 
     train_x, test_x = _standardize(
         _scaled_images(arrays["train_x"][:, None]), _scaled_images(arrays["test_x"][:, None])

@@ -36,14 +36,7 @@ def load_image_list(
     Pillow, converted to ``mode`` ("RGB" or "L") and resized to ``size`` x ``size`` ->
     (N, 3 or 1, size, size). ``num_classes`` defaults to the largest label + 1.
     """
-    if path is None:
-        raise NoisyLabelsError("image_list dataset needs a path; pass --data-path LIST.txt")
-    if mode not in ("RGB", "L"):
-        raise NoisyLabelsError(f"image_list mode must be 'RGB' or 'L', got {mode!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise NoisyLabelsError(f"image_list size must be a positive integer, got {size!r}")
-
-    list_file = _existing_path(path, "image list")
+    list_file = _check_options(path, size, mode)
     train_images, train_labels = _read_image_list(list_file, root, size, mode)
     test_images = test_labels = None
     if test_path is not None:
@@ -58,41 +51,69 @@ def load_image_list(
     return _make_splits(list_file.stem, train_x, train_labels, test_x, test_labels, num_classes)
 
 
+def _check_options(path: Optional[PathLike], size, mode) -> Path:
+    """The list file, after checking the options; errors name the option."""
+    if path is None:
+        raise NoisyLabelsError("image_list dataset needs a path; pass --data-path LIST.txt")
+    if mode not in ("RGB", "L"):
+        raise NoisyLabelsError(f"image_list mode must be 'RGB' or 'L', got {mode!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise NoisyLabelsError(f"image_list size must be a positive integer, got {size!r}")
+    return _existing_path(path, "image list")
+
+
 def _read_image_list(list_file: Path, root: Optional[PathLike], size: int, mode: str):
     """-> uint8 images (N, C, size, size) and int64 labels (N,)."""
-    from PIL import Image  # imported here so the other loaders work without Pillow
+    files, labels, lines = _read_entries(list_file, root)
+    channels = 3 if mode == "RGB" else 1
+    images = np.empty((len(files), channels, size, size), dtype=np.uint8)
+    for i, (image_file, line_no) in enumerate(zip(files, lines)):
+        images[i] = decode_image(image_file, size, mode, f"{list_file} line {line_no}")
+    return images, labels
 
+
+def _read_entries(list_file: Path, root: Optional[PathLike]) -> tuple[list[Path], np.ndarray, list[int]]:
+    """-> image files (each checked to exist), int64 labels (N,) and the list file's line numbers."""
     base = Path(root).expanduser() if root is not None else list_file.parent
     entries = []
-    with open(list_file) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            parts = text.rsplit(maxsplit=1)  # the path itself may contain spaces
-            if len(parts) != 2 or not _is_int(parts[1]):
-                raise NoisyLabelsError(
-                    f"{list_file} line {line_no}: expected '<image path> <integer label>', got {text!r}"
-                )
-            entries.append((line_no, base / parts[0], int(parts[1])))
+    try:
+        with open(list_file, encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except UnicodeDecodeError as exc:
+        raise NoisyLabelsError(f"cannot read {list_file} as text ({_one_line(exc)}); it must be UTF-8 text, "
+                               "one '<image path> <label>' per line") from None
+    for line_no, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.rsplit(maxsplit=1)  # the path itself may contain spaces
+        if len(parts) != 2 or not _is_int(parts[1]):
+            raise NoisyLabelsError(
+                f"{list_file} line {line_no}: expected '<image path> <integer label>', got {text!r}"
+            )
+        label = int(parts[1])
+        if not 0 <= label < 2**31:
+            raise NoisyLabelsError(f"{list_file} line {line_no}: label {label} is not a class index 0, 1, 2, ...")
+        entries.append((line_no, base / parts[0], label))
     if not entries:
         raise NoisyLabelsError(f"{list_file} lists no images; add '<image path> <label>' lines")
-
-    channels = 3 if mode == "RGB" else 1
-    images = np.empty((len(entries), channels, size, size), dtype=np.uint8)
-    for i, (line_no, image_file, _) in enumerate(entries):
+    for line_no, image_file, _ in entries:
         if not image_file.is_file():
             raise NoisyLabelsError(
                 f"{list_file} line {line_no}: image {image_file} not found; fix the path or set root= "
                 "to the folder the paths are relative to"
             )
-        try:
-            with Image.open(image_file) as image:
-                pixels = np.asarray(image.convert(mode).resize((size, size), Image.BILINEAR), dtype=np.uint8)
-        except (OSError, ValueError) as exc:  # UnidentifiedImageError is an OSError
-            raise NoisyLabelsError(
-                f"{list_file} line {line_no}: cannot decode {image_file} ({_one_line(exc)}); replace or drop it"
-            ) from None
-        images[i] = pixels.transpose(2, 0, 1) if mode == "RGB" else pixels[None]
     labels = np.array([label for _, _, label in entries], dtype=np.int64)
-    return images, labels
+    return [f for _, f, _ in entries], labels, [line_no for line_no, _, _ in entries]
+
+
+def decode_image(image_file, size: int, mode: str, where: str) -> np.ndarray:
+    """One image file -> uint8 (C, size, size); ``where`` starts the error message."""
+    from PIL import Image  # imported here so the other loaders work without Pillow
+
+    try:
+        with Image.open(image_file) as image:
+            pixels = np.asarray(image.convert(mode).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    except Exception as exc:  # Pillow's decoders raise OSError, ValueError, DecompressionBombError, TypeError, ...
+        raise NoisyLabelsError(f"{where}: cannot decode {image_file} ({_one_line(exc)}); replace or drop it") from None
+    return pixels.transpose(2, 0, 1) if mode == "RGB" else pixels[None]

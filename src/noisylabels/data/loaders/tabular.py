@@ -40,7 +40,9 @@ def load_arrays(
     num_classes: Optional[int] = None,
 ) -> Splits:
     """Features and labels from a ``.npz`` file (keys ``x``, ``y``; optional ``y_true``, ``x_test``,
-    ``y_test``, ``y_test_true``) or from the same-named options in memory.
+    ``y_test``, ``y_test_true``), from a folder of ``.npy`` files named by the same keys (``x.npy``,
+    ``y.npy``, ...; the form ``data.streaming`` reads from disk) or from the same-named options in
+    memory.
 
     Features may be (N, D) vectors, (N, H, W) or (N, C, H, W) images (uint8 images are scaled by
     1/255). ``num_classes`` defaults to the largest label over all splits + 1.
@@ -49,16 +51,12 @@ def load_arrays(
     if path is not None:
         if any(v is not None for v in in_memory.values()):
             raise NoisyLabelsError("arrays: give either path= to a .npz file or x=/y= arrays, not both")
-        source, given = str(path), _read_npz(Path(path).expanduser())
+        source, given = str(path), _read_arrays(Path(path).expanduser())
     elif x is not None and y is not None:
         source, given = "arrays", {k: _to_numpy(v) for k, v in in_memory.items() if v is not None}
     else:
         raise NoisyLabelsError("arrays: pass path= to a .npz file with keys x and y, or both x= and y= arrays")
-
-    if ("x_test" in given) != ("y_test" in given):
-        raise NoisyLabelsError(f"{source}: x_test and y_test come together; give both or neither")
-    if "y_test_true" in given and "x_test" not in given:
-        raise NoisyLabelsError(f"{source}: y_test_true needs x_test and y_test")
+    _check_keys(given, source)
 
     train_x = _feature_tensor(given["x"], f"{source} x")
     test_x = None
@@ -80,12 +78,47 @@ def load_arrays(
     )
 
 
+ARRAY_KEYS = ("x", "y", "y_true", "x_test", "y_test", "y_test_true")
+
+
+def _check_keys(given: dict, source: str) -> None:
+    if ("x_test" in given) != ("y_test" in given):
+        raise NoisyLabelsError(f"{source}: x_test and y_test come together; give both or neither")
+    if "y_test_true" in given and "x_test" not in given:
+        raise NoisyLabelsError(f"{source}: y_test_true needs x_test and y_test")
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    return read_npy_folder(path) if path.is_dir() else _read_npz(path)
+
+
+def read_npy_folder(folder: Path, mmap_features: bool = False) -> dict[str, np.ndarray]:
+    """The arrays saved as ``<key>.npy`` in ``folder`` for the keys in ``ARRAY_KEYS`` (x and y
+    required); ``mmap_features``: x and x_test as read-only memmaps, read only when indexed."""
+    given = {}
+    for key in ARRAY_KEYS:
+        file = folder / f"{key}.npy"
+        if file.is_file():
+            mode = "r" if mmap_features and key.startswith("x") else None
+            try:
+                given[key] = np.load(file, mmap_mode=mode, allow_pickle=False)
+            except Exception as exc:  # format errors come in many types
+                raise NoisyLabelsError(f"cannot read {file} ({_one_line(exc)}); re-save it with np.save") from None
+    for key in ("x", "y"):
+        if key not in given:
+            found = ", ".join(sorted(f.name for f in folder.glob("*.npy"))) or "none"
+            raise NoisyLabelsError(f"{folder}: no {key}.npy (.npy files found: {found}); save each array with "
+                                   f"np.save(folder / '{key}.npy', array)")
+    return given
+
+
 def _read_npz(file: Path) -> dict[str, np.ndarray]:
     if not file.is_file():
         raise NoisyLabelsError(f"arrays file {file} not found; check the path")
     if file.suffix != ".npz":
         raise NoisyLabelsError(
-            f"arrays: {file} is not a .npz; save one with np.savez(path, x=features, y=labels)"
+            f"arrays: {file} is not a .npz; save one with np.savez(path, x=features, y=labels) "
+            "(or pass a folder of x.npy, y.npy, ...)"
         )
     try:
         with np.load(file, allow_pickle=False) as archive:
@@ -142,7 +175,16 @@ def load_csv(
 
 def _read_csv(file: Path, label_column: str, true_label_column: Optional[str], feature_columns=None):
     """-> (feature column names, features (N, D) float64, labels [str], true labels [str] or None)."""
-    with open(file, newline="") as handle:
+    try:
+        return _parse_csv(file, label_column, true_label_column, feature_columns)
+    except (UnicodeDecodeError, csv.Error) as exc:  # binary or corrupt bytes, a NUL, a runaway quote
+        raise NoisyLabelsError(
+            f"cannot read {file} as CSV text ({_one_line(exc)}); save it as a UTF-8 CSV with a header row"
+        ) from None
+
+
+def _parse_csv(file: Path, label_column: str, true_label_column: Optional[str], feature_columns=None):
+    with open(file, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
         if not header:
