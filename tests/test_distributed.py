@@ -58,3 +58,47 @@ def test_a_single_process_run_has_no_distributed_fields(tmp_path):
                  "--device", "cpu", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     row = json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"][0]
     assert not any(key.startswith("ddp_") for key in row)
+
+
+# Rank 0 trains the run and SIGKILLs itself after the first step of epoch 3; torchrun then stops
+# rank 1 too, as it does when any worker dies.
+KILLED_RANK = """
+import os, signal, sys
+from noisylabels.cli import main
+from noisylabels.engine import Trainer
+fit = Trainer.fit
+def fit_then_die(self):
+    original = self.method.after_step
+    def after_step(tr):
+        original(tr)
+        if tr.epoch == 2 and tr.dist.rank == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+    self.method.after_step = after_step
+    return fit(self)
+Trainer.fit = fit_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_killed_distributed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    script = tmp_path / "killed_rank.py"
+    script.write_text(KILLED_RANK)
+    flags = ["train", "--dataset", "digits", "--subset", "398", "--noise", "symmetric", "--noise-rate", "0.3",
+             "--model", "mlp", "--method", "rsl", "--method-arg", "stage1_epochs=2", "--epochs", "4",
+             "--batch-size", "32", "--device", "cpu", "--no-progress"]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run(*args):
+        return subprocess.run([*launch, *args], capture_output=True, text=True, timeout=300, env=env)
+
+    assert run("-m", "noisylabels", *flags, "--out", str(tmp_path / "whole")).returncode == 0
+    assert run(str(script), *flags, "--out", str(tmp_path / "killed")).returncode != 0
+    killed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert killed["status"] == "running" and len(killed["epochs"]) == 2
+    result = run("-m", "noisylabels", "train", "--resume", str(tmp_path / "killed"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed, whole = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("killed", "whole"))
+    keep = ("test_acc", "train_loss", "selection_precision", "ddp_recorded_once")
+    assert [[row.get(k) for k in keep] for row in resumed["epochs"]] == \
+           [[row.get(k) for k in keep] for row in whole["epochs"]]

@@ -1,4 +1,4 @@
-"""Command line: ``noisylabels train|detect|list|demo``. Bad input exits with status 2 and one line."""
+"""Command line: ``noisylabels train|detect|list|demo|bench|report``. Bad input exits with status 2 and one line."""
 from __future__ import annotations
 
 import argparse
@@ -97,11 +97,12 @@ def cmd_train(args) -> int:
     from .noise import format_noise_summary
 
     trainer = Trainer.resume(args.resume) if args.resume else Trainer(config_from_args(args))
-    if trainer.data.noise and trainer.config.run.progress:
+    if trainer.data.noise and trainer.config.run.progress and trainer.is_main:
         print(format_noise_summary(trainer.data.noise))
     metrics = trainer.fit()
-    print(f"done: best test acc {metrics['best_test_acc']:.4f} (epoch {metrics['best_epoch']}), "
-          f"last {metrics['last_test_acc']:.4f}; results in {trainer.out}")
+    if trainer.is_main:  # under torchrun, one report
+        print(f"done: best test acc {metrics['best_test_acc']:.4f} (epoch {metrics['best_epoch']}), "
+              f"last {metrics['last_test_acc']:.4f}; results in {trainer.out}")
     return 0
 
 
