@@ -100,6 +100,10 @@ def cmd_train(args) -> int:
     if trainer.data.noise and trainer.config.run.progress and trainer.is_main:
         print(format_noise_summary(trainer.data.noise))
     metrics = trainer.fit()
+    if trainer.dist is not None:
+        from .distributed import shutdown
+
+        shutdown()
     if trainer.is_main:  # under torchrun, one report
         print(f"done: best test acc {metrics['best_test_acc']:.4f} (epoch {metrics['best_epoch']}), "
               f"last {metrics['last_test_acc']:.4f}; results in {trainer.out}")

@@ -25,7 +25,6 @@ from .errors import NoisyLabelsError
 class Dist:
     rank: int
     world: int
-    local_rank: int
 
 
 def launched() -> bool:
@@ -49,7 +48,7 @@ def init(device_name: str) -> tuple[Optional[Dist], str]:
         device_name = "cpu"
     if not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), local_rank), device_name
+    return Dist(dist.get_rank(), dist.get_world_size()), device_name
 
 
 def broadcast(obj, device: torch.device):
@@ -117,11 +116,7 @@ def same_on_all_ranks(value: str) -> bool:
     return len(set(values)) == 1
 
 
-def barrier() -> None:
-    if dist.is_initialized():
-        dist.barrier()
-
-
 def shutdown() -> None:
+    """Leave the process group (at the end of a torchrun command)."""
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -282,12 +282,11 @@ class Trainer:
         except BaseException as error:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             atomic_write_json(self.out / "metrics.json", {**self._metrics(status), "error": repr(error)})
+            raise
+        finally:
             if self.tensorboard is not None:
                 self.tensorboard.close()
-            raise
         atomic_write_json(self.out / "metrics.json", metrics)
-        if self.tensorboard is not None:
-            self.tensorboard.close()
         return metrics
 
     def _fit_worker(self) -> dict:
