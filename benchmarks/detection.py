@@ -21,7 +21,7 @@ import numpy as np
 from common import NOISES, add_common_args, base_config, header, markdown_table, pct, publish
 
 from noisylabels.detection import confident_learning_issues, detection_metrics
-from noisylabels.detection.detect import cross_validated_probs, detect
+from noisylabels.detect import cross_validated_probs, detect
 
 
 def cleanlab_rows(base, out: Path, noise_name: str) -> list[dict]:

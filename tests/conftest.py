@@ -1,8 +1,17 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from noisylabels.data import LabeledData, Splits
+from noisylabels.plugins import load_plugin
+
+# The worked example of docs/adding-a-method.md, registered for the whole suite as a user's plugin:
+# every test that iterates over the method registry (all methods run, resume exactly, the quick
+# grid, detection's "auto") picks it up with no edit. Child processes get it with --plugin.
+EXAMPLE_METHOD = str(Path(__file__).resolve().parents[1] / "docs" / "examples" / "prediction_average.py")
+load_plugin(EXAMPLE_METHOD)
 
 
 def blobs(n: int, num_classes: int = 3, dim: int = 6, seed: int = 0, image: bool = False) -> LabeledData:

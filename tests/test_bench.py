@@ -75,6 +75,7 @@ def test_expansion_counts_and_names(tmp_path):
     ({"methods": [{"name": "ce", "loss": "gce", "loss_options": {"qq": 1}}]}, "grid methods[0].loss: loss 'gce' "
                                                                                "has no option qq"),
     ({"methods": ["ce", {"name": "rsl", "label": "ce"}]}, "grid: two cells are both named digits-symmetric0.4-ce-s0"),
+    ({"methods": ["all", "ce", "all"]}, "grid methods: lists 'all' twice; give it once"),
 ])
 def test_bad_grids_are_rejected_before_anything_is_written(tmp_path, changes, message):
     out = tmp_path / "out"
@@ -84,23 +85,50 @@ def test_bad_grids_are_rejected_before_anything_is_written(tmp_path, changes, me
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name, cells", [("quick.yaml", 3 * 2 * 2 + 2), ("fashion_mnist.yaml", 7 * 10 + 1)])
-def test_shipped_grids_validate(tmp_path, name, cells):
-    checked = check_grid(load_grid(GRIDS / name))
-    assert len(expand_grid(checked, tmp_path)) == cells
-    if name == "fashion_mnist.yaml":  # every registered method is in it
-        from noisylabels import METHODS
+def expected_cells(checked: dict) -> int:
+    """(noise, rate) x methods, plus the clean ce cell when clean_ce is on, per dataset and seed."""
+    settings = sum(len(n["rates"]) for n in checked["noise"])
+    return len(checked["datasets"]) * len(checked["seeds"]) * (settings * len(checked["methods"]) + checked["clean_ce"])
 
-        assert set(METHODS.names()) <= {m["name"] for m in checked["methods"]}
+
+def test_all_expands_to_every_registered_method_and_explicit_entries_replace_theirs(tmp_path):
+    from noisylabels import METHODS
+
+    rsl = {"name": "rsl", "options": {"stage1_epochs": 1}}
+    checked = check_grid(grid(methods=["all", rsl, {"name": "ce", "label": "gce", "loss": "gce"}]))
+    labels = [m["label"] for m in checked["methods"]]
+    assert labels == [n for n in METHODS.names() if n != "rsl"] + ["rsl", "gce"]
+    assert checked["methods"][labels.index("rsl")]["options"] == {"stage1_epochs": 1}
+    assert all(m["options"] == {} for m in checked["methods"] if m["label"] != "rsl")
+    cells = expand_grid(checked, tmp_path)
+    assert len(cells) == expected_cells(checked) and cells[labels.index("ce") * 2].reference
+
+
+@pytest.mark.parametrize("name", ["quick.yaml", "fashion_mnist.yaml"])
+def test_shipped_grids_validate(tmp_path, name):
+    from noisylabels import METHODS
+
+    checked = check_grid(load_grid(GRIDS / name))
+    cells = expand_grid(checked, tmp_path)
+    assert len(cells) == expected_cells(checked)
+    if name == "quick.yaml":  # `all`: a newly registered method joins it with no edit
+        assert [m["label"] for m in checked["methods"]] == METHODS.names() + ["gce+sr"]
+    else:  # explicit, so its cells stay those of the committed results
+        committed = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "bench_fashion_mnist"
+        with open(committed / "results.csv", newline="") as f:
+            assert [c.name for c in cells] == [r["cell"] for r in csv.DictReader(f)]
 
 
 def test_the_quick_grid_runs_on_tiny_data(tmp_path):
     """The shipped quick grid, every noise setting and method of it, on the bundled digits."""
+    from noisylabels import METHODS
+
     quick = load_grid(GRIDS / "quick.yaml")
     quick.update(datasets=["digits"], seeds=[0], base={**BASE, "optim": {"epochs": 2, "batch_size": 32}})
     rows = run_bench(quick, tmp_path)
-    assert len(rows) == 2 * 3 + 1 and all(r["status"] == "complete" for r in rows)
-    assert {r["method"] for r in rows} == {"ce", "gce+sr", "rsl"}
+    methods = set(METHODS.names()) | {"gce+sr"}
+    assert len(rows) == 2 * len(methods) + 1 and all(r["status"] == "complete" for r in rows)
+    assert {r["method"] for r in rows} == methods
     assert all(0.0 < float(r["best_acc"]) <= 1.0 for r in rows)
 
 

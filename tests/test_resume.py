@@ -13,6 +13,7 @@ import torch
 from noisylabels import Config, Trainer
 from noisylabels.errors import NoisyLabelsError
 from noisylabels.methods import METHODS
+from noisylabels.plugins import LOADED
 
 EPOCHS = 4
 KILL_EPOCH = 2  # killed in the third epoch, after two checkpoints
@@ -22,6 +23,9 @@ KILL_EPOCH = 2  # killed in the third epoch, after two checkpoints
 KILLED_RUN = textwrap.dedent("""
     import json, os, signal, sys
     from noisylabels import Config, Trainer
+    from noisylabels.plugins import load_plugin
+    for source in sys.argv[3:]:  # the plugins the suite registered (the example method)
+        load_plugin(source)
     trainer = Trainer(Config.from_dict(json.loads(sys.argv[1])))
     kill_epoch = int(sys.argv[2])
     original = trainer.method.after_step
@@ -83,7 +87,7 @@ def assert_resumes_exactly(config_at, method: str, tmp_path) -> None:
     expected = whole.fit()
 
     config = config_at(tmp_path / "killed")
-    child = subprocess.run([sys.executable, "-c", KILLED_RUN, json.dumps(config.to_dict()), str(KILL_EPOCH)],
+    child = subprocess.run([sys.executable, "-c", KILLED_RUN, json.dumps(config.to_dict()), str(KILL_EPOCH), *LOADED],
                            capture_output=True, text=True, timeout=300)
     assert child.returncode == -9, child.stderr  # SIGKILL, not a crash
     assert json.loads((tmp_path / "killed" / "metrics.json").read_text())["status"] == "running"

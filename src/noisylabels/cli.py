@@ -7,6 +7,7 @@ import sys
 from . import __version__
 from .config import Config, apply_overrides, load_config, parse_assignment
 from .errors import NoisyLabelsError
+from .plugins import load_plugin
 
 # flag -> (config section, key)
 FLAGS = {
@@ -111,7 +112,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_detect(args) -> int:
-    from .detection.detect import check_detector, detect
+    from .detect import check_detector, detect
 
     detector = check_detector(args.method or "rsl")
     args.method = None  # the detector picks the training method
@@ -170,25 +171,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noisylabels", description="Train on noisy labels; find wrong labels.")
     parser.add_argument("--version", action="version", version=f"noisylabels {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    plugin = argparse.ArgumentParser(add_help=False)  # every command can register your own names first
+    plugin.add_argument("--plugin", action="append", default=[], metavar="FILE.py|MODULE",
+                        help="import this file or module first, so the methods, losses, models or datasets it "
+                             "registers can be used by name (repeatable)")
 
-    p = sub.add_parser("train", help="train one run from a config and/or flags")
+    p = sub.add_parser("train", parents=[plugin], help="train one run from a config and/or flags")
     add_run_flags(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its last checkpoint "
                                                        "(its saved config is used; other flags are ignored)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("detect", help="find the mislabeled training samples: train with recording (or read --run) "
+    p = sub.add_parser("detect", parents=[plugin], help="find the mislabeled training samples: train with recording (or read --run) "
                                       "and write label_issues.csv",
-                       description="--method picks the detector: rsl (default), small_loss, aum, dividemix or "
-                                   "confident (K-fold cross-validated confident learning); the other flags are "
-                                   "train's.")
+                       description="--method picks the detector: any training method (default rsl), scored "
+                                   "as the method declares, small_loss (a ce run's last loss) or confident "
+                                   "(K-fold cross-validated confident learning); the other flags are train's.")
     add_run_flags(p)
     p.add_argument("--run", help="a finished run folder to read instead of training")
     p.add_argument("--folds", type=int, default=2, help="cross-validation folds of the confident detector")
     p.add_argument("--contact-sheet", action="store_true", help="also draw the flagged images (label_issues.png)")
     p.set_defaults(func=cmd_detect)
 
-    p = sub.add_parser("list", help="print the registered datasets, noise types, models, methods, losses")
+    p = sub.add_parser("list", parents=[plugin], help="print the registered datasets, noise types, models, methods, losses")
     p.add_argument("kind", nargs="?", help="datasets | noise | models | methods | losses")
     p.add_argument("--pattern", default="*", help="glob on names, e.g. 'resnet*'")
     p.set_defaults(func=cmd_list)
@@ -203,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", help="train a grid of datasets x noise x methods x seeds; skip finished cells, "
+    p = sub.add_parser("bench", parents=[plugin], help="train a grid of datasets x noise x methods x seeds; skip finished cells, "
                                      "resume interrupted ones; write results.csv and results.md")
     p.add_argument("grid", help="grid YAML file (see benchmarks/grids/)")
     p.add_argument("--out", help="output folder (default runs/bench/<grid name>)")
@@ -220,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for source in getattr(args, "plugin", []):
+            load_plugin(source)
         return args.func(args)
     except NoisyLabelsError as error:
         print(f"noisylabels: error: {error}", file=sys.stderr)

@@ -61,14 +61,15 @@ def run_demo(out: str = "runs/demo", epochs: Optional[int] = None, subset: Optio
 
 def write_suspected_label_errors(trainer: Trainer, path: Path) -> dict:
     """Rank every training sample by how suspicious its label is and write the ranking as CSV,
-    through the label-issue API on the finished run: RSL's score (the epoch-mean loss, min-max
-    normalised within the observed class; lower = more suspicious), flagged per class with a
-    GMM-estimated noise rate; the suggested label is the model's prediction."""
+    through the label-issue API on the finished run: the score its method declares (for ce, RSL's
+    criterion: the epoch-mean loss, min-max normalised within the observed class; lower = more
+    suspicious), flagged per class with a GMM-estimated noise rate; the suggested label is the
+    model's prediction."""
     train = trainer.data.train
     labels = train.labels.numpy()
     truth = None if train.true_labels is None else train.true_labels.numpy()
-    quality = label_quality_scores(labels, run=trainer.out, method="rsl")
-    flagged = find_label_issues(labels, run=trainer.out, method="rsl")
+    quality = label_quality_scores(labels, run=trainer.out, method="auto")
+    flagged = find_label_issues(labels, run=trainer.out, method="auto")
     write_label_issues_csv(path, labels, quality, flagged, suggested_labels(labels, run=trainer.out), truth)
     result = {"flagged": int(flagged.sum()), "estimated_noise_rate": float(flagged.mean())}
     if truth is not None:

@@ -80,8 +80,8 @@ def sum_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
 def gather_rows(rows: dict[str, torch.Tensor], recorded: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Merge per-sample rows that each rank filled for its own samples.
 
-    rows: name -> (N,) tensor; recorded: (N,) bool, the samples this rank filled. Each sample
-    takes the value of the lowest rank that recorded it (equal values where several did). Returns
+    rows: name -> (N, ...) tensor; recorded: (N,) bool, the samples this rank filled. Each sample
+    takes the row of the lowest rank that recorded it (equal values where several did). Returns
     the merged rows and, per sample, how many ranks recorded it.
     """
     world = dist.get_world_size()
@@ -91,15 +91,76 @@ def gather_rows(rows: dict[str, torch.Tensor], recorded: torch.Tensor) -> tuple[
     masks = [torch.empty_like(mine) for _ in range(world)]
     dist.all_gather(masks, mine)
     masks = torch.stack(masks).bool()  # (world, N)
-    first = torch.where(masks.any(0), masks.float().argmax(0), torch.zeros_like(masks[0], dtype=torch.long))
+    anyone = masks.any(0)
+    first = torch.where(anyone, masks.float().argmax(0), torch.zeros_like(masks[0], dtype=torch.long))
     merged = {}
     for name, row in rows.items():
         sent = row.to(comm, torch.uint8 if row.dtype == torch.bool else row.dtype).contiguous()
         parts = [torch.empty_like(sent) for _ in range(world)]
         dist.all_gather(parts, sent)
-        value = torch.stack(parts).gather(0, first[None]).squeeze(0)
-        merged[name] = torch.where(masks.any(0), value, sent).to(device, row.dtype)
+        trailing = (1,) * (sent.ndim - 1)  # a row of any shape follows its sample's first rank
+        index = first.view(1, -1, *trailing).expand(1, *sent.shape)
+        value = torch.stack(parts).gather(0, index).squeeze(0)
+        merged[name] = torch.where(anyone.view(-1, *trailing), value, sent).to(device, row.dtype)
     return merged, masks.sum(0).to(device)
+
+
+def changed_rows(value: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: the samples whose row of ``value`` differs from ``old`` (NaN equals NaN)."""
+    same = (value == old) | (torch.isnan(value) & torch.isnan(old)) if value.is_floating_point() else value == old
+    return ~same.reshape(len(value), -1).all(1)
+
+
+# ---------------------------------------------------------------------- a trainer's epoch across ranks
+def snapshot(trainer) -> dict:
+    """What a rank changes only for its own samples during an epoch, as it was at the start."""
+    method = trainer.method
+    return {"values": {k: v.clone() for k, v in trainer.stats.values.items()},
+            "summed": {name: getattr(method, name).clone() for name in method.summed},
+            "merged": {name: getattr(method, name).clone() for name in method.merged}}
+
+
+def merge_ranks(trainer, epoch: int, before: dict) -> dict:
+    """After an epoch's steps: every rank's statistics merged by index on every rank, declared
+    accumulators summed over ranks, batch-norm buffers taken from rank 0. Per-sample values and
+    merged method attributes may have any shape (N, ...). Returns how many samples one rank
+    recorded and how many several ranks did (padding, or full passes)."""
+    stats, method = trainer.stats, trainer.method
+    recorded = ~torch.isnan(stats.loss[epoch])
+    rows = {"loss": stats.loss[epoch], "margin": stats.margin[epoch], "prediction": stats.prediction}
+    merged, counts = gather_rows(rows, recorded)
+    stats.loss[epoch], stats.margin[epoch] = merged["loss"], merged["margin"]
+    stats.prediction = merged["prediction"]
+    shapes = [None] * dist.get_world_size()  # a value one rank never set exists on the others
+    dist.all_gather_object(shapes, {k: tuple(v.shape) for k, v in stats.values.items()})
+    for name in sorted(set().union(*shapes)):
+        value = stats.values.get(name)
+        if value is None:
+            shape = next(s[name] for s in shapes if name in s)
+            value = stats.values[name] = torch.full(shape, float("nan"), device=trainer.device)
+        old = before["values"].get(name, torch.full_like(value, float("nan")))
+        stats.values[name] = gather_rows({name: value}, changed_rows(value, old))[0][name]
+    for name, start in before["summed"].items():
+        added = getattr(method, name).double() - start.double()
+        setattr(method, name, (start.double() + sum_over_ranks(added)).to(start.dtype))
+    for name, start in before["merged"].items():
+        value = getattr(method, name)
+        setattr(method, name, gather_rows({name: value}, changed_rows(value, start))[0][name])
+    for model in trainer.models:  # batch-norm statistics saw only each rank's batches
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, 0)
+    return {"ddp_recorded_once": int((counts == 1).sum()), "ddp_recorded_several": int((counts > 1).sum())}
+
+
+def check_ranks_agree(trainer, epoch: int) -> dict:
+    """Every rank must hold the same statistics and selection after an epoch: a cheap digest."""
+    stats = trainer.stats
+    values = [stats.values[k] for k in sorted(stats.values)]
+    state = digest([stats.loss[epoch], stats.prediction, trainer.loader.indices, trainer.loader.weights, *values])
+    if not same_on_all_ranks(state):
+        raise NoisyLabelsError(f"epoch {epoch + 1}: the ranks' statistics or selections differ; "
+                               "a method decision was not broadcast")
+    return {"ddp_world_size": dist.get_world_size()}
 
 
 def digest(tensors: list[Optional[torch.Tensor]]) -> str:

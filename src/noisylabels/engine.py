@@ -2,25 +2,26 @@
 
 Per epoch: method.on_epoch_start -> batches (method.training_step, backward, optimiser and
 schedule steps, per-sample recording) -> optional eval-mode recording pass -> method.on_epoch_end
--> evaluation -> metrics.json and checkpoint, both written atomically.
+-> evaluation -> callbacks.on_epoch_end. Everything the run writes (metrics.json, checkpoint.pt,
+samples.csv, stats.pt, plots, TensorBoard) is a callback (``noisylabels.callbacks``); optimisers
+live in ``optim``, checkpoints in ``checkpoint``, the merge across torchrun ranks in ``distributed``.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
-import shutil
 import random
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import distributed
-from .config import Config, OptimConfig, save_config
+from . import distributed, rundir
+from .callbacks import Callback, default_callbacks
+from .checkpoint import checkpoint_state, read_checkpoint, restore
+from .config import Config
 from .data.augment import make_augment
 from .data.dataset import LabeledData, Splits
 from .data.device_loader import DeviceLoader
@@ -28,16 +29,11 @@ from .data.prepare import prepare_data
 from .data.streaming import StreamingLoader
 from .diagnostics import selection_report
 from .errors import NoisyLabelsError
-from .io import atomic_path, atomic_torch_save, atomic_write_json
 from .losses import create_loss
 from .methods import METHODS
 from .models import create_model
+from .optim import make_optimizer, set_learning_rate
 from .stats import SampleStats
-
-
-CHECKPOINT_FORMAT = 1  # bump when the checkpoint's contents change
-RUN_FILES = ("config.yaml", "noise.json", "metrics.json", "checkpoint.pt", "samples.csv", "stats.pt",
-             "loss_histograms.png", "selection.png")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -64,37 +60,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def lr_multiplier(optim, progress: float, start: float = 0.0) -> float:
-    """The schedule's multiple of the base learning rate after ``progress`` epochs (fractional).
-
-    A network restarted at epoch ``start`` runs the schedule over the remaining epochs.
-    """
-    total = optim.epochs - start
-    progress = progress - start
-    if optim.schedule == "onecycle":  # linear up over the first 30%, linear down to 0
-        peak = 0.3 * total
-        return progress / peak if progress < peak else max(0.0, (total - progress) / (total - peak))
-    warm = min(1.0, progress / optim.warmup_epochs) if optim.warmup_epochs > 0 else 1.0
-    if optim.schedule == "cosine":
-        return warm * 0.5 * (1 + math.cos(math.pi * min(progress, total) / total))
-    if optim.schedule == "multistep":
-        return warm * optim.gamma ** sum(progress + start >= m for m in optim.milestones)
-    return warm
-
-
-def make_optimizer(params, optim) -> torch.optim.Optimizer:
-    if optim.name == "sgd":
-        return torch.optim.SGD(params, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay,
-                               nesterov=optim.nesterov and optim.momentum > 0)
-    cls = torch.optim.Adam if optim.name == "adam" else torch.optim.AdamW
-    return cls(params, lr=optim.lr, weight_decay=optim.weight_decay)
-
-
-def default_run_dir(config: Config) -> Path:
-    noise = "clean" if config.noise.type == "none" else f"{config.noise.type}{config.noise.rate:g}"
-    return Path("runs") / f"{config.data.name}-{noise}-{config.method.name}-s{config.run.seed}"
-
-
 class Trainer:
     """Builds everything a run needs from a config, then ``fit()`` trains and writes the run folder.
 
@@ -102,14 +67,15 @@ class Trainer:
     is written, so bad input never leaves a run folder behind.
     """
 
-    def __init__(self, config: Config, splits: Optional[Splits] = None, *, checkpoint: Optional[dict] = None):
+    def __init__(self, config: Config, splits: Optional[Splits] = None, *, checkpoint: Optional[dict] = None,
+                 callbacks: Sequence[Callback] = ()):
         config.validate()
         self.config = config
         seed_everything(config.run.seed)
         self.dist, device_name = distributed.init(config.run.device)  # None unless started by torchrun
         self.is_main = self.dist is None or self.dist.rank == 0  # only the main process writes files
         self.device = resolve_device(device_name)
-        self.out = Path(config.run.out) if config.run.out else default_run_dir(config)
+        self.out = Path(config.run.out) if config.run.out else rundir.default_run_dir(config)
         self.resumed = checkpoint is not None
         if not self.resumed and self.is_main:
             self._check_out_dir()
@@ -155,17 +121,17 @@ class Trainer:
         self.history: list[dict] = []
         self.method.setup(self)
         if checkpoint is not None:
-            self.load_checkpoint(checkpoint)
-        if config.run.tensorboard:
-            tensorboard_writer_class()  # a missing package is an error before any file is written
-        self.tensorboard = None
+            restore(self, checkpoint)
+        # Outputs: only the main process writes. Building them here fails early (e.g. a missing
+        # tensorboard package) before any file exists; extra callbacks run after the defaults.
+        self.callbacks = [*default_callbacks(config.run), *callbacks] if self.is_main else []
 
     @classmethod
     def resume(cls, folder: str | Path, splits: Optional[Splits] = None) -> "Trainer":
         """A trainer that continues the run in ``folder`` from its last checkpoint (written at the end
         of every epoch): ``fit()`` then replays the interrupted epoch and goes on, and on CPU ends
         with the same weights, metrics and statistics as a run that was never interrupted."""
-        state = read_checkpoint(Path(folder) / "checkpoint.pt")
+        state = read_checkpoint(Path(folder) / rundir.CHECKPOINT)
         config = Config.from_dict(state["config"]).replace(run={"out": str(folder)})
         return cls(config, splits, checkpoint=state)
 
@@ -251,67 +217,74 @@ class Trainer:
 
     # ----------------------------------------------------------------- the loop
     def fit(self) -> dict:
-        """Train for ``optim.epochs`` epochs and write the run folder. Returns the metrics dict.
-        Under torchrun every rank trains and only rank 0 writes."""
-        if not self.is_main:
-            return self._fit_worker()
-        self.out.mkdir(parents=True, exist_ok=True)
-        if not self.resumed:  # no file of an earlier run may pass for this run's
-            for name in RUN_FILES:
-                (self.out / name).unlink(missing_ok=True)
-            shutil.rmtree(self.out / "tensorboard", ignore_errors=True)
-        if self.config.run.tensorboard:
-            self.tensorboard = tensorboard_writer_class()(str(self.out / "tensorboard"))
-        save_config(self.config, self.out / "config.yaml")
-        atomic_write_json(self.out / "noise.json", self.data.noise)
-        metrics = self._metrics("running")
+        """Train for ``optim.epochs`` epochs; the callbacks write the run folder. Returns the metrics
+        dict. Under torchrun every rank trains and only rank 0 writes."""
         try:
+            self._emit("on_fit_start")
             for epoch in range(self.epoch, self.config.optim.epochs):
                 self.epoch = epoch
                 self.history.append(self._run_epoch(epoch))
-                if self.tensorboard is not None:
-                    log_scalars(self.tensorboard, self.history[-1])
-                metrics = self._metrics("running")
-                atomic_write_json(self.out / "metrics.json", metrics)
-                if self.config.run.checkpoint:
-                    atomic_torch_save(self.out / "checkpoint.pt", self.checkpoint())
-            self._write_samples()
-            if self.config.run.plots:
-                self._write_plots()
-            metrics = self._metrics("complete")
+                self._emit("on_epoch_end", epoch, self.history[-1])
+            self._emit("on_fit_end")
         except BaseException as error:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            atomic_write_json(self.out / "metrics.json", {**self._metrics(status), "error": repr(error)})
+            self._emit("on_fit_failed", status, error)
             raise
         finally:
-            if self.tensorboard is not None:
-                self.tensorboard.close()
-        atomic_write_json(self.out / "metrics.json", metrics)
-        return metrics
+            self._emit("teardown")
+        return self.metrics("complete")
 
-    def _fit_worker(self) -> dict:
-        """A rank other than 0: the same epochs (every collective in step with rank 0), no files."""
-        for epoch in range(self.epoch, self.config.optim.epochs):
-            self.epoch = epoch
-            self.history.append(self._run_epoch(epoch))
-        return self._metrics("complete")
+    def _emit(self, event: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, event)(self, *args)
 
     def _run_epoch(self, epoch: int) -> dict:
-        cfg = self.config
         start = time.perf_counter()
-        if hasattr(self.loss_fn, "set_epoch"):  # losses with a schedule (sr's lambda, polysoft's age)
-            self.loss_fn.set_epoch(epoch)
+        self.loss_fn.set_epoch(epoch)  # losses with a schedule (sr's lambda, polysoft's age)
         if self.dist is not None:  # the same epoch order on every rank
             self.loader.generator.set_state(self.broadcast(self.loader.generator.get_state()))
         self.method.on_epoch_start(self, epoch)
-        before = self._distributed_snapshot() if self.dist is not None else None
+        self._emit("on_epoch_start", epoch)
+        before = distributed.snapshot(self) if self.dist is not None else None
+        loss_sum, correct, counted, num_steps = self._train_steps(epoch)
+        if self.config.run.record == "eval":
+            logits = self.logits_on(self.train_x)
+            idx = torch.arange(len(self.train_y), device=self.device)
+            self.stats.record(epoch, idx, self.loss_fn(logits, self.train_y), logits, self.train_y)
+        if self.dist is not None:
+            ddp_rows = distributed.merge_ranks(self, epoch, before)
+            loss_sum, correct = distributed.sum_over_ranks(loss_sum) / self.dist.world, distributed.sum_over_ranks(correct)
+            counted = int(distributed.sum_over_ranks(torch.tensor(counted)))
+        extra = self.method.on_epoch_end(self, epoch) or {}
+        if self.dist is not None:
+            extra = {**extra, **ddp_rows, **distributed.check_ranks_agree(self, epoch)}
+        self._sync()
+        train_time = time.perf_counter() - start
+
+        row = {"epoch": epoch + 1, "lr": self.optimizers[0].param_groups[0]["lr"],
+               "train_loss": loss_sum.item() / num_steps,
+               "train_acc": correct.item() / counted if counted else None}
+        row.update(self._clean_vs_noisy(epoch))
+        row["test_acc"] = self.evaluate(self.data.test)["acc"]
+        if self.data.val is not None:
+            row.update({f"val_{k}": v for k, v in self.evaluate(self.data.val).items()})
+        row.update(extra)
+        self._sync()
+        row["train_time"] = train_time
+        row["time"] = time.perf_counter() - start
+        return row
+
+    def _train_steps(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """One pass over the method's batches: step, schedule, record. Returns the summed loss, the
+        correct and counted training predictions, and the number of steps."""
+        cfg = self.config
         for m in self.models:
             m.train()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device)
         counted = 0  # samples with logits on their observed labels (mixed-input steps have none)
         record_train = cfg.run.record == "train"
-        grad_clip = cfg.optim.grad_clip or getattr(self.loss_fn, "grad_clip", None)  # sr asks for clipping
+        grad_clip = cfg.optim.grad_clip or self.loss_fn.grad_clip  # sr asks for clipping
         batches = self.method.batches(self, epoch)
         num_steps = max(1, len(batches))
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False,
@@ -327,12 +300,10 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_(m.parameters(), grad_clip)
             progress = epoch + (step + 1) / num_steps
             for net, opt in enumerate(self.optimizers):
-                optim = self.optim_configs[net]
-                lr = optim.lr * lr_multiplier(optim, progress, self.schedule_start[net])
-                for group in opt.param_groups:
-                    group["lr"] = lr
+                set_learning_rate(opt, self.optim_configs[net], progress, self.schedule_start[net])
                 opt.step()  # a network that got no gradient this step is left unchanged
             self.method.after_step(self)
+            self._emit("after_step")
             loss_sum += out.loss.detach()
             if out.logits is not None:
                 if record_train:
@@ -342,84 +313,7 @@ class Trainer:
             if cfg.run.progress and (step + 1) % show_every == 0:
                 bar.set_postfix(loss=f"{loss_sum.item() / (step + 1):.4f}",
                                 acc=f"{correct.item() / max(1, counted):.4f}", refresh=False)
-        if cfg.run.record == "eval":
-            logits = self.logits_on(self.train_x)
-            idx = torch.arange(len(self.train_y), device=self.device)
-            self.stats.record(epoch, idx, self.loss_fn(logits, self.train_y), logits, self.train_y)
-        if self.dist is not None:
-            ddp_rows = self._merge_ranks(epoch, before)
-            loss_sum, correct = distributed.sum_over_ranks(loss_sum) / self.dist.world, distributed.sum_over_ranks(correct)
-            counted = int(distributed.sum_over_ranks(torch.tensor(counted)))
-        extra = self.method.on_epoch_end(self, epoch) or {}
-        if self.dist is not None:
-            extra = {**extra, **ddp_rows, **self._check_ranks_agree(epoch)}
-        self._sync()
-        train_time = time.perf_counter() - start
-
-        row = {"epoch": epoch + 1, "lr": self.optimizers[0].param_groups[0]["lr"],
-               "train_loss": loss_sum.item() / num_steps,
-               "train_acc": correct.item() / counted if counted else None}
-        row.update(self._clean_vs_noisy(epoch))
-        row["test_acc"] = self.evaluate(self.data.test)["acc"]
-        if self.data.val is not None:
-            row.update({f"val_{k}": v for k, v in self.evaluate(self.data.val).items()})
-        row.update(extra)
-        self._sync()
-        row["train_time"] = train_time
-        row["time"] = time.perf_counter() - start
-        if cfg.run.progress:
-            train_acc = "-" if row["train_acc"] is None else f"{row['train_acc']:.4f}"
-            tqdm.write(f"epoch {epoch + 1}/{cfg.optim.epochs}  loss {row['train_loss']:.4f}  "
-                       f"train {train_acc}  test {row['test_acc']:.4f}  ({row['time']:.1f}s)")
-        return row
-
-    # ----------------------------------------------------------------- several processes
-    def _distributed_snapshot(self) -> dict:
-        """What a rank changes only for its own samples during an epoch, as it was at the start."""
-        method = self.method
-        return {"values": {k: v.clone() for k, v in self.stats.values.items()},
-                "summed": {name: getattr(method, name).clone() for name in method.summed},
-                "merged": {name: getattr(method, name).clone() for name in method.merged}}
-
-    def _merge_ranks(self, epoch: int, before: dict) -> dict:
-        """After an epoch's steps: every rank's statistics merged by index on every rank, declared
-        accumulators summed over ranks, batch-norm buffers taken from rank 0. Returns how many
-        samples one rank recorded and how many several ranks did (padding, or full passes)."""
-        recorded = ~torch.isnan(self.stats.loss[epoch])
-        rows = {"loss": self.stats.loss[epoch], "margin": self.stats.margin[epoch],
-                "prediction": self.stats.prediction}
-        merged, counts = distributed.gather_rows(rows, recorded)
-        self.stats.loss[epoch], self.stats.margin[epoch] = merged["loss"], merged["margin"]
-        self.stats.prediction = merged["prediction"]
-        names = [None] * self.dist.world
-        torch.distributed.all_gather_object(names, sorted(self.stats.values))
-        for name in sorted(set().union(*names)):
-            value = self.stats.values.get(name)
-            if value is None:
-                value = self.stats.values[name] = torch.full((self.stats.num_samples,), float("nan"), device=self.device)
-            old = before["values"].get(name, torch.full_like(value, float("nan")))
-            changed = ~((value == old) | (torch.isnan(value) & torch.isnan(old)))
-            self.stats.values[name] = distributed.gather_rows({name: value}, changed)[0][name]
-        for name, start in before["summed"].items():
-            added = getattr(self.method, name).double() - start.double()
-            setattr(self.method, name, (start.double() + distributed.sum_over_ranks(added)).to(start.dtype))
-        for name, start in before["merged"].items():
-            value = getattr(self.method, name)
-            setattr(self.method, name, distributed.gather_rows({name: value}, value != start)[0][name])
-        for model in self.models:  # batch-norm statistics saw only each rank's batches
-            for buffer in model.buffers():
-                torch.distributed.broadcast(buffer.data, 0)
-        return {"ddp_recorded_once": int((counts == 1).sum()), "ddp_recorded_several": int((counts > 1).sum())}
-
-    def _check_ranks_agree(self, epoch: int) -> dict:
-        """Every rank must hold the same statistics and selection after an epoch: a cheap digest."""
-        values = [self.stats.values[k] for k in sorted(self.stats.values)]
-        state = distributed.digest([self.stats.loss[epoch], self.stats.prediction, self.loader.indices,
-                                    self.loader.weights, *values])
-        if not distributed.same_on_all_ranks(state):
-            raise NoisyLabelsError(f"epoch {epoch + 1}: the ranks' statistics or selections differ; "
-                                   "a method decision was not broadcast")
-        return {"ddp_world_size": self.dist.world}
+        return loss_sum, correct, counted, num_steps
 
     def _clean_vs_noisy(self, epoch: int) -> dict:
         """When the truth is known: this epoch's mean loss on clean vs mislabeled samples, and how
@@ -439,13 +333,15 @@ class Trainer:
             torch.cuda.synchronize(self.device)
 
     # ----------------------------------------------------------------- outputs
-    def _metrics(self, status: str) -> dict:
+    def metrics(self, status: str) -> dict:
+        """The run's metrics.json content so far, with ``status`` (running, complete, failed, ...)."""
         accs = [row["test_acc"] for row in self.history]
         best = int(np.argmax(accs)) if accs else None
         train = self.data.train
         return {
             "status": status,
             "method": self.config.method.name,
+            "method_info": self.method.info.to_dict(),
             "dataset": self.config.data.name,
             "noise": self.config.noise.type,
             "noise_rate": self.config.noise.rate,
@@ -461,118 +357,22 @@ class Trainer:
             "epochs": self.history,
         }
 
-    def _write_samples(self) -> None:
-        train = self.data.train
-        with atomic_path(self.out / "samples.csv") as tmp:
-            self.stats.write_csv(tmp, train.labels, train.true_labels)
-        atomic_torch_save(self.out / "stats.pt", self.stats.state_dict())
-
-    def _write_plots(self) -> None:
-        """Clean-vs-noisy loss histograms per class, and selection precision/recall over epochs."""
-        from .report import plot_loss_histograms, plot_selection_curves
-
-        train = self.data.train
-        if train.true_labels is not None and not torch.equal(train.true_labels, train.labels):
-            scores = self.stats.values.get("score", self.stats.mean_loss())
-            plot_loss_histograms(scores, train.labels, train.true_labels, self.out / "loss_histograms.png",
-                                 class_names=train.class_names, title="per-sample score, clean vs. mislabeled")
-        if any("selection_precision" in row for row in self.history):
-            plot_selection_curves(self.history, self.out / "selection.png", title=self.config.method.name)
-
     def checkpoint(self) -> dict:
         """Everything ``resume`` needs to continue after the current epoch exactly as if uninterrupted."""
-        rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-               "loader": self.loader.generator.get_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "epoch": self.epoch,
-            "config": self.config.to_dict(),
-            "models": [m.state_dict() for m in self.models],
-            "model_outputs": self.model_outputs,
-            "optim_configs": [dataclasses.asdict(o) for o in self.optim_configs],
-            "optimizers": [o.state_dict() for o in self.optimizers],
-            "schedule_start": self.schedule_start,
-            "loader": {"indices": self.loader.indices, "weights": self.loader.weights},
-            "method": self.method.state_dict(),
-            "stats": self.stats.state_dict(),
-            "history": self.history,
-            "rng": rng,
-        }
-
-    def load_checkpoint(self, state: dict) -> None:
-        """Restore what ``checkpoint`` saved (after the constructor built a fresh run from its config)."""
-        for net, outputs in enumerate(state["model_outputs"]):
-            if outputs != self.model_outputs[net]:
-                self.models[net] = self.new_model(outputs)
-                self.model_outputs[net] = outputs
-            self.models[net].load_state_dict(state["models"][net])
-            self.optim_configs[net] = OptimConfig(**state["optim_configs"][net])
-            self.optimizers[net] = make_optimizer(self.models[net].parameters(), self.optim_configs[net])
-            self.optimizers[net].load_state_dict(state["optimizers"][net])
-            self.ddp[net] = self.wrap(self.models[net])
-        self.schedule_start = list(state["schedule_start"])
-        self.loader.indices, self.loader.weights = state["loader"]["indices"], state["loader"]["weights"]
-        self.method.load_state_dict(state["method"])
-        self.stats.load_state_dict(state["stats"])
-        self.history = list(state["history"])
-        self.epoch = state["epoch"] + 1
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        np.random.set_state(rng["numpy"])
-        random.setstate(rng["python"])
-        self.loader.generator.set_state(rng["loader"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        return checkpoint_state(self)
 
     def _stats_memmap_dir(self) -> Optional[Path]:
         """Where run.stats_memmap keeps the float16 histories: <out>/stats_memmap (one folder per
         process under torchrun, since every rank holds its own store)."""
         if not self.config.run.stats_memmap:
             return None
-        return self.out / ("stats_memmap" if self.is_main else f"stats_memmap_rank{self.dist.rank}")
+        return rundir.stats_memmap_dir(self.out, None if self.is_main else self.dist.rank)
 
     def _check_out_dir(self) -> None:
         if self.out.exists() and any(self.out.iterdir()) and not self.config.run.overwrite:
             raise NoisyLabelsError(
                 f"run folder {self.out} already exists and is not empty; choose another --out or pass --overwrite"
             )
-
-
-def tensorboard_writer_class():
-    """torch's TensorBoard ``SummaryWriter``, which needs the optional ``tensorboard`` package."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise NoisyLabelsError("--tensorboard needs the tensorboard package: pip install tensorboard "
-                               "(or pip install 'noisylabels[tensorboard]')") from None
-    return SummaryWriter
-
-
-def log_scalars(writer, row: dict) -> None:
-    """Every number of an epoch's metrics row as a scalar at step = epoch (train_acc -> train/acc)."""
-    for key, value in row.items():
-        if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            writer.add_scalar(key.replace("_", "/", 1), value, row["epoch"])
-    writer.flush()
-
-
-def read_checkpoint(path: Path) -> dict:
-    """A checkpoint written by ``Trainer.checkpoint``, or a clear error saying what is wrong with it."""
-    if not path.is_file():
-        raise NoisyLabelsError(f"cannot resume: {path} does not exist (runs write it every epoch unless "
-                               f"--no-checkpoint); start the run again instead")
-    try:
-        # Our own file, written atomically: it pickles the method state (EMA models, moving averages).
-        state = torch.load(path, map_location=None if torch.cuda.is_available() else "cpu", weights_only=False)
-    except Exception as error:
-        raise NoisyLabelsError(f"cannot resume: {path} is corrupt or truncated ({type(error).__name__}); "
-                               f"delete it and start the run again") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise NoisyLabelsError(f"cannot resume: {path} is not a noisylabels checkpoint of format "
-                               f"{CHECKPOINT_FORMAT}; start the run again")
-    return state
 
 
 def train(config: Config, splits: Optional[Splits] = None) -> dict:

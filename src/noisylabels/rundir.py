@@ -191,3 +191,19 @@ def read_bench_rows(folder: Path) -> list[dict]:
             return list(csv.DictReader(f))
     except OSError as error:
         raise NoisyLabelsError(f"could not read {path} ({error.strerror}); re-run `noisylabels bench`") from None
+
+
+def read_json_strict(path: Path, default: Optional[dict] = None) -> dict:
+    """A JSON object from ``path`` for readers that must not mistake a corrupt file for a missing one:
+    a missing file gives ``default`` when one is given; an unreadable file or one not holding a JSON
+    object is a NoisyLabelsError (``read_json`` returns the default for both)."""
+    path = Path(path)
+    if not path.is_file() and default is not None:
+        return default
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise NoisyLabelsError(f"could not read {path} ({error}); re-run the training that writes it") from None
+    if not isinstance(value, dict):
+        raise NoisyLabelsError(f"{path} does not hold a JSON object; re-run the training that writes it")
+    return value

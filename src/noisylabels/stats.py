@@ -22,7 +22,8 @@ class SampleStats:
     """Loss and logit-margin history (epochs x samples), last prediction, and method values.
 
     Histories are NaN where an epoch did not record a sample. Method-specific values (for example
-    a GMM clean probability or a selection mask) live in ``values`` under a name, shape (N,).
+    a GMM clean probability, a selection mask, a per-class prediction average) live in ``values``
+    under a name, shape (N,) or (N, ...); only (N,) values become samples.csv columns.
 
     In memory (``memmap_dir=None``) everything stays on ``device`` as float32, so recording never
     synchronises. With ``memmap_dir`` the two histories are float16 ``.npy`` memmaps in that folder
@@ -96,9 +97,10 @@ class SampleStats:
             self._history(name)[epoch, idx] = to_float16(value.cpu())
 
     def set_value(self, name: str, idx: torch.Tensor, values: torch.Tensor) -> None:
-        """Store a method value (B,) for the samples at ``idx`` (NaN for samples never set)."""
+        """Store a method value (B, ...) for the samples at ``idx`` (NaN for samples never set): a
+        scalar per sample, or a row of any shape (a per-class average)."""
         if name not in self.values:
-            self.values[name] = torch.full((self.num_samples,), float("nan"), device=self.device)
+            self.values[name] = torch.full((self.num_samples, *values.shape[1:]), float("nan"), device=self.device)
         self.values[name][idx] = values.detach().float().to(self.device)
 
     # ------------------------------------------------------------------ reading
@@ -172,7 +174,7 @@ class SampleStats:
             "mean_margin": self.mean_margin().cpu(),
             "last_margin": self.last(self.margin).cpu(),
             "prediction": self.prediction.cpu(),
-            **{name: v.cpu() for name, v in self.values.items()},
+            **{name: v.cpu() for name, v in self.values.items() if v.ndim == 1},  # wider values: stats.pt only
         }
         return {k: v for k, v in columns.items() if v is not None}
 

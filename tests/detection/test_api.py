@@ -11,6 +11,7 @@ from noisylabels import (NoisyLabelsError, detection_metrics, find_label_issues,
                          rank_label_issues, suggested_labels, write_label_issues_csv)
 from noisylabels.detection import confident_learning_issues, flag_per_class
 from noisylabels.detection.scores import classwise_quality
+from noisylabels.methods import METHODS
 
 FAST = settings(max_examples=30, deadline=None, database=None)
 N = 40
@@ -27,8 +28,9 @@ def write_run(folder, method="ce", values=None, metrics=True):
              "values": values or {}}
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(stats, folder / "stats.pt")
-    if metrics:
-        (folder / "metrics.json").write_text(json.dumps({"status": "complete", "method": method}))
+    if metrics:  # what the training method declares about itself, as the engine records it
+        info = METHODS.get(method).info.to_dict()
+        (folder / "metrics.json").write_text(json.dumps({"status": "complete", "method": method, "method_info": info}))
     return stats
 
 
@@ -86,23 +88,31 @@ def test_run_errors_say_what_to_do(tmp_path, labels):
     with pytest.raises(NoisyLabelsError, match="is not a noisylabels stats file"):
         label_quality_scores(labels, run=run)
     write_run(run, metrics=False)
-    with pytest.raises(NoisyLabelsError, match=r"metrics.json not found.*pass method= one of: rsl, small_loss"):
+    with pytest.raises(NoisyLabelsError, match=r"metrics.json not found.*pass method= explicitly"):
         label_quality_scores(labels, run=run)
     (run / "metrics.json").write_text("{broken")
     with pytest.raises(NoisyLabelsError, match=r"could not read .*metrics.json"):
         label_quality_scores(labels, run=run)
+    # a run folder from before methods declared their metadata, or of a method not known here:
+    # an error, never a silent fallback to another score
+    (run / "metrics.json").write_text(json.dumps({"status": "complete", "method": "elr"}))
+    with pytest.raises(NoisyLabelsError, match=r"no method_info for method 'elr'.*pass method= explicitly"):
+        label_quality_scores(labels, run=run)
+    (run / "metrics.json").write_text(json.dumps({"method": "x", "method_info": {"quality": {"colour": 1}}}))
+    with pytest.raises(NoisyLabelsError, match=r"not a label-quality description"):
+        label_quality_scores(labels, run=run)
     with pytest.raises(NoisyLabelsError, match=r"labels have 39 entries but run .* has 40 training samples"):
         label_quality_scores(labels[:-1], run=run, method="aum")
-    with pytest.raises(NoisyLabelsError, match=r"no 'clean_prob' values in stats.pt .*--method dividemix"):
-        label_quality_scores(labels, run=run, method="dividemix")
+    with pytest.raises(NoisyLabelsError, match=r"no 'clean_prob' values in stats.pt .*does not apply"):
+        label_quality_scores(labels, run=run, method="clean_prob")
 
 
 def test_method_and_source_errors(labels):
     probs = np.full((N, 3), 1 / 3)
     with pytest.raises(NoisyLabelsError, match="unknown method 'gmm'; choose one of: aum, auto, confident"):
         label_quality_scores(labels, pred_probs=probs, method="gmm")
-    with pytest.raises(NoisyLabelsError, match="method 'rsl' needs run=; with pred_probs= choose one of"):
-        label_quality_scores(labels, pred_probs=probs, method="rsl")
+    with pytest.raises(NoisyLabelsError, match="method 'classwise_loss' needs run=; with pred_probs= choose one of"):
+        label_quality_scores(labels, pred_probs=probs, method="classwise_loss")
     with pytest.raises(NoisyLabelsError, match=r"exactly one of .*\(got none\)"):
         rank_label_issues(labels)
     with pytest.raises(NoisyLabelsError, match=r"\(got scores= and pred_probs=\)"):

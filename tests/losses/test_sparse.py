@@ -52,7 +52,7 @@ def test_gradcheck(gradcheck_loss):
 @pytest.mark.parametrize("options, message", [
     ({"p": 1.5}, r"p must be in \(0, 1\]"),
     ({"tau": 0}, "tau must be > 0"),
-    ({"preset": "imagenet"}, "unknown sr preset 'imagenet'"),
+    ({"preset": "imagenet"}, "preset must be one of 'cifar10', .*got 'imagenet'"),
     ({"freq": 0}, "freq must be a whole number"),
 ])
 def test_bad_arguments(options, message):

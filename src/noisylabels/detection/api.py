@@ -7,40 +7,37 @@ Every function returns numpy arrays; quality is "lower = more likely mislabeled"
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
-import torch
 
+from .. import rundir
 from ..errors import NoisyLabelsError
 from ..io import atomic_path
+from ..quality import NAMED, LabelQuality
 from .confident import check_filter_by, confident_learning_issues, normalized_margin, self_confidence
-from .scores import (aum_score, classwise_quality, clean_probability_score, epoch_mean, flag_per_class,
-                     mentor_weight_score, rank_order, small_loss_score)
-from .validate import check_labels, check_mask, check_pred_probs, check_scores, check_vector
+from .run_quality import run_quality
+from .scores import flag_per_class, rank_order
+from .validate import check_labels, check_mask, check_pred_probs, check_scores
 
 METHODS = {
     "scores": ("auto",),
     "pred_probs": ("auto", "confident", "normalized_margin"),
-    "run": ("auto", "rsl", "small_loss", "aum", "dividemix", "mentormix"),
+    # auto: the score the run's training method declares (metrics.json -> method_info.quality)
+    "run": ("auto", *NAMED),
 }
-# method="auto" for a run: the score matching how it was trained; any other method -> rsl.
-RUN_AUTO = {"aum": "aum", "rsl": "rsl", "rsl_mixmatch": "rsl", "dividemix": "dividemix", "mentormix": "mentormix",
-            "small_loss": "small_loss", "coteaching": "small_loss", "coteaching_plus": "small_loss"}
-RUN_VALUES = {"dividemix": "clean_prob", "mentormix": "mentor_weight"}  # stats.pt values each method needs
 
 
 class Run(NamedTuple):
     folder: Path
-    stats: dict  # stats.pt: loss (E, N), margin (E, N), prediction (N,), values {name: (N,)}
+    stats: dict  # stats.pt: loss (E, N), margin (E, N), prediction (N,), values {name: (N, ...)}
 
 
 class Source(NamedTuple):
     kind: str  # scores | pred_probs | run
     labels: np.ndarray
-    method: str  # resolved: never "auto" for a run
+    method: Union[str, LabelQuality]  # for a run: the resolved LabelQuality
     data: object  # the scores array, the pred_probs array or the Run
 
 
@@ -48,42 +45,13 @@ class Source(NamedTuple):
 def load_run(run) -> Run:
     """Read ``stats.pt`` of a run folder, with errors that say what to do."""
     folder = Path(run)
-    if not folder.is_dir():
-        raise NoisyLabelsError(f"run folder {folder} does not exist; pass the --out folder of `noisylabels train`")
-    path = folder / "stats.pt"
-    if not path.is_file():
-        raise NoisyLabelsError(f"{path} not found: `noisylabels train` writes it when training finishes; let the run "
-                               "finish (or re-run it), or pass scores= or pred_probs= instead")
-    try:
-        stats = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a corrupt file raises pickle, zip or EOF errors alike; torch's text
-        # for them is long and suggests weights_only=False, which would not help here: name the type only
-        raise NoisyLabelsError(f"could not read {path} ({type(error).__name__}); the file is corrupt or "
-                               "not a noisylabels stats file: re-run the training to rewrite it") from None
-    tensors = ("loss", "margin", "prediction")
-    ok = (isinstance(stats, dict) and all(isinstance(stats.get(k), torch.Tensor) for k in tensors)
-          and isinstance(stats.get("values", {}), dict) and stats["loss"].ndim == 2
-          and stats["margin"].shape == stats["loss"].shape and stats["prediction"].shape == stats["loss"].shape[1:])
-    if not ok:
-        raise NoisyLabelsError(f"{path} is not a noisylabels stats file (expected a dict with loss and margin "
-                               "(epochs, N) and prediction (N,) tensors); re-run the training to rewrite it")
-    return Run(folder, stats)
+    return Run(folder, rundir.read_stats(folder))
 
 
-def run_method(folder: Path) -> str:
-    """The score ``method="auto"`` picks for a run, from the method name in its metrics.json."""
-    path = folder / "metrics.json"
-    choices = ", ".join(METHODS["run"][1:])
-    if not path.is_file():
-        raise NoisyLabelsError(f"{path} not found, so the run's training method is unknown; "
-                               f"pass method= one of: {choices}")
-    try:
-        name = json.loads(path.read_text()).get("method")
-    except (ValueError, AttributeError, OSError) as error:
-        raise NoisyLabelsError(f"could not read {path} ({error}); pass method= one of: {choices}") from None
-    if not isinstance(name, str):
-        raise NoisyLabelsError(f"{path} has no 'method' name; pass method= one of: {choices}")
-    return RUN_AUTO.get(name, "rsl")
+def run_quality_spec(folder: Path) -> LabelQuality:
+    """The label-quality score the run's training method declared (``method="auto"``)."""
+    info = rundir.read_method_info(folder)
+    return LabelQuality.from_dict(info.get("quality"), str(folder / rundir.METRICS))
 
 
 # ---------------------------------------------------------------------- sources
@@ -112,7 +80,7 @@ def _source(labels, scores, pred_probs, run, method: str) -> Source:
         if size != len(labels):
             raise NoisyLabelsError(f"labels have {len(labels)} entries but run {data.folder} has {size} training "
                                    "samples; pass the run's training labels (the 'label' column of its samples.csv)")
-        method = run_method(data.folder) if method == "auto" else method
+        method = run_quality_spec(data.folder) if method == "auto" else NAMED[method]
     return Source(kind, labels, method, data)
 
 
@@ -123,24 +91,7 @@ def _quality(source: Source) -> np.ndarray:
         score = normalized_margin if source.method == "normalized_margin" else self_confidence
         return score(source.labels, source.data)
     folder, stats = source.data
-    values = stats.get("values", {})
-    if source.method in RUN_VALUES:
-        name = RUN_VALUES[source.method]
-        if name not in values:
-            raise NoisyLabelsError(f"run {folder} has no '{name}' values in stats.pt (it has: "
-                                   f"{sorted(values) or 'none'}), so method={source.method!r} does not apply: it "
-                                   f"needs a run trained with --method {source.method}; use method='auto', 'rsl', "
-                                   "'small_loss' or 'aum'")
-        score = clean_probability_score if source.method == "dividemix" else mentor_weight_score
-        return score(values[name])
-    if source.method == "rsl":  # an RSL run's own score: the mean loss over its stage-one window
-        mean = values["score"].numpy() if "score" in values else epoch_mean(stats["loss"], name="loss")
-        return classwise_quality(mean, source.labels)
-    if source.method == "small_loss":
-        return small_loss_score(stats["loss"])
-    if "aum" in values:  # an AUM run's own per-sample AUM (over its detection epochs)
-        return check_vector(values["aum"], "aum", allow_nan=True)
-    return aum_score(stats["margin"])
+    return run_quality(stats, source.labels, source.method, str(folder))
 
 
 # ---------------------------------------------------------------------- public functions
@@ -148,9 +99,10 @@ def label_quality_scores(labels, *, scores=None, pred_probs=None, run=None, meth
     """(N,) float64 label quality, lower = more likely mislabeled (NaN: a run never recorded the sample).
 
     pred_probs: ``auto``/``confident`` = self-confidence p_y, ``normalized_margin`` = p_y - max_{k!=y} p_k.
-    run: ``rsl`` (class-wise normalised epoch-mean loss), ``small_loss`` (minus the last loss),
-    ``aum`` (mean logit margin), ``dividemix`` (clean probability), ``mentormix`` (mentor weight);
-    ``auto`` picks by the run's training method in metrics.json.
+    run: ``auto`` (the score the run's training method declares in metrics.json), or by name:
+    ``classwise_loss`` (class-wise normalised epoch-mean loss, RSL's criterion), ``small_loss``
+    (minus the last loss), ``aum`` (area under the margin), ``clean_prob`` (a GMM clean
+    probability, DivideMix's) or ``mentor_weight`` (a MentorNet weight).
     """
     return _quality(_source(labels, scores, pred_probs, run, method))
 
@@ -184,8 +136,8 @@ def suggested_labels(labels, *, pred_probs=None, run=None) -> np.ndarray:
     (the given label where the run never predicted the sample)."""
     if pred_probs is None and run is None:
         raise NoisyLabelsError("suggested labels need pred_probs= or run= (quality scores carry no class information)")
-    # any run method will do: suggestions do not depend on it, and "aum" skips reading metrics.json
-    source = _source(labels, None, pred_probs, run, "auto" if pred_probs is not None else "aum")
+    # any named score will do: suggestions do not depend on it, and a name skips reading metrics.json
+    source = _source(labels, None, pred_probs, run, "auto" if pred_probs is not None else "small_loss")
     if source.kind == "pred_probs":
         return source.data.argmax(1).astype(np.int64)
     prediction = source.data.stats["prediction"].numpy().astype(np.int64)

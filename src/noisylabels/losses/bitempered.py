@@ -8,11 +8,11 @@ t1 = 1 the loss is then infinite for a label outside that support (pick t1 < 1 t
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import NoisyLabelsError
-from .common import at_least_float32, check_logits_labels, is_real
+from ..options import POSITIVE, POSITIVE_INT, Interval, Real
+from .base import Loss
+from .common import at_least_float32
 from .registry import LOSSES
 
 # Halvings of the bracket for t < 1: shrinks it by 2^-40, below float32 and near float64 resolution.
@@ -116,7 +116,7 @@ def tempered_softmax(logits: torch.Tensor, t: float, num_iters: int = 5) -> torc
 
 
 @LOSSES.register("bitempered")
-class BiTemperedLoss(nn.Module):
+class BiTemperedLoss(Loss):
     """Bi-tempered logistic loss per sample:
     sum_k [ y_k (log_t1(y_k + 1e-10) - log_t1(p_k)) - (y_k^(2-t1) - p_k^(2-t1)) / (2-t1) ], p = tempered_softmax(z, t2).
 
@@ -124,22 +124,16 @@ class BiTemperedLoss(nn.Module):
     the label and s/(C-1) elsewhere. num_iters: fixed-point steps for t2 > 1 (5 in the official code).
     """
 
+    name = "bitempered"
+    option_constraints = {"t1": Interval(Real, 0, 1, closed="right"), "t2": POSITIVE,
+                          "label_smoothing": Interval(Real, 0, 1, closed="left"),
+                          "num_iters": POSITIVE_INT}
+
     def __init__(self, t1: float = 1.0, t2: float = 1.0, label_smoothing: float = 0.0, num_iters: int = 5):
         super().__init__()
-        if not (is_real(t1) and 0 < t1 <= 1):
-            raise NoisyLabelsError(f"bitempered: t1 must be in (0, 1], got {t1}; pass e.g. t1=0.8")
-        if not (is_real(t2) and t2 > 0):
-            raise NoisyLabelsError(f"bitempered: t2 must be > 0, got {t2}; pass e.g. t2=1.2")
-        if not (is_real(label_smoothing) and 0 <= label_smoothing < 1):
-            raise NoisyLabelsError(
-                f"bitempered: label_smoothing must be in [0, 1), got {label_smoothing}; pass e.g. 0.1")
-        if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters < 1:
-            raise NoisyLabelsError(f"bitempered: num_iters must be an integer >= 1, got {num_iters}; pass e.g. 5")
         self.t1, self.t2, self.label_smoothing, self.num_iters = t1, t2, label_smoothing, num_iters
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """logits (B, C), labels (B,) -> (B,)."""
-        check_logits_labels("bitempered", logits, labels)
+    def per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         log_p = tempered_log_softmax(logits, self.t2, self.num_iters)
         target = self._target(labels, log_p)
         t1 = self.t1

@@ -1,4 +1,4 @@
-"""Pieces every loss family shares: float32 log-probabilities, label lookup, option checks."""
+"""Pieces every loss family shares: float32 log-probabilities, label lookup, option constraints."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..errors import NoisyLabelsError
-from ..functional.checks import check_logits_labels, is_real  # noqa: F401  (re-exported for the losses)
 
 # RCE clips the one-hot target at 1e-4 before the log (Wang et al. 2019), so log 0 becomes log 1e-4.
 RCE_LOG_CLIP = 1e-4
@@ -33,8 +31,3 @@ def reverse_ce(log_p_label: torch.Tensor) -> torch.Tensor:
     """RCE from log p_y: -sum_k p_k log clip(onehot_k, 1e-4, 1) = -ln(1e-4) (1 - p_y); expm1 keeps
     1 - p_y accurate when p_y is close to 1."""
     return RCE_SCALE * -torch.expm1(log_p_label)
-
-
-def check_non_negative(loss: str, name: str, value: float) -> None:
-    if not (is_real(value) and value >= 0):  # also rejects NaN and non-numbers
-        raise NoisyLabelsError(f"{loss}: {name} must be >= 0, got {value}; pass a non-negative value")

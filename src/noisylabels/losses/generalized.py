@@ -7,46 +7,43 @@ keeps its precision. Per-sample losses (B,) in float32 (float64 input stays floa
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 
-from ..errors import NoisyLabelsError
-from .common import check_logits_labels, is_real, pick, safe_log_softmax
+from ..options import Interval, Real
+from .base import Loss
+from .common import pick, safe_log_softmax
 from .registry import LOSSES
 
-
-def _check_q(loss: str, q: float) -> None:
-    if not (is_real(q) and 0 < q <= 1):  # also rejects NaN and non-numbers
-        raise NoisyLabelsError(f"{loss}: q must be in (0, 1], got {q}; pass e.g. q=0.7")
+Q = Interval(Real, 0, 1, closed="right")  # q -> 0 is CE, q = 1 is MAE
 
 
 @LOSSES.register("gce")
-class GeneralizedCrossEntropy(nn.Module):
+class GeneralizedCrossEntropy(Loss):
     """GCE per sample, (1 - p_y^q) / q."""
+
+    name = "gce"
+    option_constraints = {"q": Q}
 
     def __init__(self, q: float = 0.7):
         super().__init__()
-        _check_q("gce", q)
         self.q = q
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """logits (B, C), labels (B,) -> (B,)."""
-        check_logits_labels("gce", logits, labels)
+    def per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         log_p_label = pick(safe_log_softmax(logits), labels)
         return -torch.expm1(self.q * log_p_label) / self.q
 
 
 @LOSSES.register("ngce")
-class NormalizedGeneralizedCrossEntropy(nn.Module):
+class NormalizedGeneralizedCrossEntropy(Loss):
     """Normalized GCE per sample, (1 - p_y^q) / (C - sum_k p_k^q): GCE divided by its sum over all labels."""
+
+    name = "ngce"
+    option_constraints = {"q": Q}
 
     def __init__(self, q: float = 0.7):
         super().__init__()
-        _check_q("ngce", q)
         self.q = q
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """logits (B, C), labels (B,) -> (B,)."""
-        check_logits_labels("ngce", logits, labels)
+    def per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         one_minus_pq = -torch.expm1(self.q * safe_log_softmax(logits))  # (B, C), 1 - p_k^q, all >= 0
         numerator = one_minus_pq.gather(1, labels.long().unsqueeze(1)).squeeze(1)
         # Written as sum_k (1 - p_k^q) to avoid cancellation in C - sum; > 0 whenever C >= 2.

@@ -6,10 +6,11 @@ so robust to label noise. Per-sample losses (B,) in float32 (float64 input stays
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 
+from ..options import NON_NEGATIVE
+from .base import Loss
+from .common import pick, reverse_ce, safe_log_softmax
 from .registry import LOSSES
-from .common import check_logits_labels, check_non_negative, pick, reverse_ce, safe_log_softmax
 
 
 def log_one_minus_probs(log_probs: torch.Tensor) -> torch.Tensor:
@@ -33,33 +34,32 @@ def focal_terms(log_probs: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 @LOSSES.register("nce")
-class NormalizedCrossEntropy(nn.Module):
+class NormalizedCrossEntropy(Loss):
     """NCE per sample, (-log p_y) / (-sum_k log p_k), in [0, 1]."""
+
+    name = "nce"
 
     def __init__(self):  # an explicit signature: unknown options are then named, not a TypeError
         super().__init__()
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """logits (B, C), labels (B,) -> (B,)."""
-        check_logits_labels("nce", logits, labels)
+    def per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         log_probs = safe_log_softmax(logits)
         # The least likely class has p <= 1/C, so the denominator is >= log C > 0.
         return pick(log_probs, labels) / log_probs.sum(dim=1)
 
 
 @LOSSES.register("nce_rce")
-class NCEAndRCE(nn.Module):
+class NCEAndRCE(Loss):
     """APL loss alpha * NCE + beta * RCE per sample; defaults (1, 1) for CIFAR-10, (10, 0.1) for CIFAR-100."""
+
+    name = "nce_rce"
+    option_constraints = {"alpha": NON_NEGATIVE, "beta": NON_NEGATIVE}
 
     def __init__(self, alpha: float = 1.0, beta: float = 1.0):
         super().__init__()
-        check_non_negative("nce_rce", "alpha", alpha)
-        check_non_negative("nce_rce", "beta", beta)
         self.alpha, self.beta = alpha, beta
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """logits (B, C), labels (B,) -> (B,)."""
-        check_logits_labels("nce_rce", logits, labels)
+    def per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         log_probs = safe_log_softmax(logits)
         log_p_label = pick(log_probs, labels)
         nce = log_p_label / log_probs.sum(dim=1)
@@ -68,35 +68,35 @@ class NCEAndRCE(nn.Module):
 
 
 @LOSSES.register("focal")
-class FocalLoss(nn.Module):
+class FocalLoss(Loss):
     """Focal loss (Lin et al. 2017) per sample, -(1 - p_y)^gamma log p_y; gamma = 0 is CE."""
+
+    name = "focal"
+    option_constraints = {"gamma": NON_NEGATIVE}
 
     def __init__(self, gamma: float = 2.0):
         super().__init__()
-        check_non_negative("focal", "gamma", gamma)
         self.gamma = gamma
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """logits (B, C), labels (B,) -> (B,)."""
-        check_logits_labels("focal", logits, labels)
+    def per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return pick(focal_terms(safe_log_softmax(logits), self.gamma), labels)
 
 
 @LOSSES.register("nfl")
-class NormalizedFocalLoss(nn.Module):
+class NormalizedFocalLoss(Loss):
     """Normalized focal loss per sample, focal_y / sum_k focal_k, in [0, 1]; gamma = 0 is NCE.
 
     gamma defaults to 0.5, the APL paper's value.
     """
 
+    name = "nfl"
+    option_constraints = {"gamma": NON_NEGATIVE}
+
     def __init__(self, gamma: float = 0.5):
         super().__init__()
-        check_non_negative("nfl", "gamma", gamma)
         self.gamma = gamma
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """logits (B, C), labels (B,) -> (B,)."""
-        check_logits_labels("nfl", logits, labels)
+    def per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         terms = focal_terms(safe_log_softmax(logits), self.gamma)
         # The least likely class contributes >= ((C-1)/C)^gamma log C > 0; the clamp is only a guard.
         return pick(terms, labels) / terms.sum(dim=1).clamp_min(torch.finfo(terms.dtype).tiny)

@@ -11,10 +11,11 @@ import math
 from typing import Optional
 
 import torch
-import torch.nn as nn
 
 from ..errors import NoisyLabelsError
-from .common import check_logits_labels, is_real, pick, safe_log_softmax
+from ..options import POSITIVE, Interval, Real
+from .base import Loss
+from .common import pick, safe_log_softmax
 from .registry import LOSSES
 
 
@@ -24,7 +25,7 @@ def polynomial_soft_weights(losses: torch.Tensor, lam: float, t: float) -> torch
 
 
 @LOSSES.register("polysoft")
-class PolySoftLoss(nn.Module):
+class PolySoftLoss(Loss):
     """Self-paced CE with polynomial soft weights, v * CE per sample.
 
     lam is the age at epoch 0, by default 1.5 ln C: above the loss of an untrained network (ln C), so
@@ -33,14 +34,12 @@ class PolySoftLoss(nn.Module):
     lam * growth**e (growth = 1 keeps it fixed).
     """
 
+    name = "polysoft"
+    option_constraints = {"t": Interval(Real, 1, None, closed="neither"),  # t = 1: an infinite exponent
+                          "lam": [POSITIVE, None], "growth": Interval(Real, 1, None, closed="left")}
+
     def __init__(self, t: float = 2.0, lam: Optional[float] = None, growth: float = 1.0):
         super().__init__()
-        if not (is_real(t) and t > 1):  # also rejects NaN; t = 1 would need an infinite exponent
-            raise NoisyLabelsError(f"polysoft: t must be > 1, got {t}; pass e.g. t=2 (linear weights)")
-        if lam is not None and not (is_real(lam) and lam > 0):
-            raise NoisyLabelsError(f"polysoft: lam must be > 0, got {lam}; pass a positive loss threshold such as 3")
-        if not (is_real(growth) and growth >= 1):
-            raise NoisyLabelsError(f"polysoft: growth must be >= 1, got {growth}; pass 1 (fixed lam) or e.g. 1.1")
         self.t, self.lam, self.growth = t, lam, growth
         self.epoch = 0
         self.current_lam = lam  # None until the class count is seen, with the default lam
@@ -53,9 +52,7 @@ class PolySoftLoss(nn.Module):
         if self.lam is not None:
             self.current_lam = self.lam * self.growth ** epoch
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """logits (B, C), labels (B,) -> (B,)."""
-        check_logits_labels("polysoft", logits, labels)
+    def per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.lam is None:
             self.current_lam = 1.5 * math.log(logits.shape[1]) * self.growth ** self.epoch
         ce = -pick(safe_log_softmax(logits), labels)

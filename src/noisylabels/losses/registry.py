@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import inspect
 
-import torch.nn as nn
-
 from ..registry import Registry
+from .base import Loss
 
 LOSSES = Registry("loss")
 
 
-def create_loss(name: str, **options) -> nn.Module:
+def create_loss(name: str, **options) -> Loss:
     """A per-sample loss module by registered name.
 
     ``<loss>+sr`` wraps ``<loss>`` in sparse regularization: options that ``sr`` takes (preset, tau,

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from ..errors import NoisyLabelsError
 from ..functional import (aum_flags, aum_threshold, assign_threshold_samples, combine_runs, logit_margin,
                           threshold_labels)
-from .base import METHODS, Method, StepOutput
+from ..quality import NAMED
+from .base import METHODS, Method, MethodInfo, StepOutput
 
 # The threshold draw gets its own random stream: a generator seeded with the bare run seed would
 # repeat the loader's first shuffle, making the threshold set the first batches of epoch one.
@@ -43,6 +44,14 @@ class AUM(Method):
     """Options: ``detect_epochs`` (per detection run; default epochs // (runs+1)), ``runs`` (2),
     ``percentile`` (99: flag below the threshold samples' 99th percentile AUM), ``retrain``
     (default: when the budget leaves epochs after detection; true/false make that a requirement)."""
+    info = MethodInfo(quality=NAMED["aum"], selects=True)
+
+    @classmethod
+    def for_detection(cls, options: dict, epochs: int) -> tuple[dict, int]:
+        """No retraining: the budget is split into the threshold-sample runs."""
+        options = {"runs": 2, **options}
+        options = {"detect_epochs": max(1, epochs // options["runs"]), "retrain": False, **options}
+        return options, options["runs"] * options["detect_epochs"]
 
     summed = ("margin_sum", "margin_count")  # each rank adds the margins of its own batches
 

@@ -8,25 +8,68 @@ Events, in order, for every epoch (see ``Trainer.fit``):
   on_epoch_end(trainer, epoch)    -> returns extra metrics (a dict) for this epoch
   predict(trainer, x)             -> logits for evaluation
 A method may write per-sample values into ``trainer.stats`` (batches carry dataset indices).
+Hooks receive the trainer as a ``RunContext``: the part of the trainer methods may use.
+A method also carries its metadata (``MethodInfo``): the run records it in metrics.json, and
+detection reads its label-quality score from there.
 """
 from __future__ import annotations
 
 import functools
 import types
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Optional, Sized
+from typing import Any, Iterable, Optional, Protocol
 
 import torch
 
 from ..data.device_loader import Batch
+from ..quality import LabelQuality
 from ..registry import Registry
 
 FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)
 
-if TYPE_CHECKING:
-    from ..engine import Trainer
-
 METHODS = Registry("method")
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What a method says about itself, recorded in metrics.json as ``method_info``.
+
+    quality: how detection turns the run's statistics into per-sample label quality.
+    selects: whether it trains on a selected (or reweighted) subset of the samples.
+    rate_option: the option that takes the noise rate (None: it needs none).
+    """
+
+    quality: LabelQuality = LabelQuality(classwise=True)  # class-wise epoch-mean loss
+    selects: bool = False
+    rate_option: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return {"quality": self.quality.to_dict(), "selects": self.selects, "rate_option": self.rate_option}
+
+
+class RunContext(Protocol):
+    """The trainer as the method hooks see it (``noisylabels.Trainer`` implements it)."""
+
+    config: Any  # the run's Config
+    device: torch.device
+    data: Any  # the prepared splits: train, val, test
+    models: list
+    loss_fn: Any
+    loader: Any  # the run's training loader (index batches over the whole training set)
+    stats: Any  # the SampleStats store
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    true_y: Optional[torch.Tensor]
+    num_classes: int
+    epoch: int
+    shard: Optional[tuple]
+
+    def forward(self, net: int, x: torch.Tensor) -> torch.Tensor: ...
+    def logits_on(self, x: torch.Tensor, predict=None) -> torch.Tensor: ...
+    def new_model(self, num_outputs: Optional[int] = None) -> torch.nn.Module: ...
+    def restart_network(self, net: int, optim=None, num_outputs: Optional[int] = None) -> None: ...
+    def broadcast(self, obj): ...
+    def selection_metrics(self, selected: torch.Tensor) -> dict: ...
 
 
 @dataclass
@@ -42,35 +85,43 @@ class Method:
     """Base class: one network, no per-epoch work, prediction with network 0."""
 
     num_networks: int = 1
+    info: MethodInfo = MethodInfo()
     # Distributed training: attributes the ranks change for their own batches only, merged at the
     # end of every epoch. ``summed``: accumulators (AUM's margin sums), summed over ranks;
-    # ``merged``: (N,) per-sample values (a per-batch selection), each sample from the rank that set it.
+    # ``merged``: (N, ...) per-sample values (a per-batch selection, a prediction average), each
+    # sample's row from the rank that set it.
     summed: tuple[str, ...] = ()
     merged: tuple[str, ...] = ()
 
-    def setup(self, trainer: "Trainer") -> None:
+    @classmethod
+    def for_detection(cls, options: dict, epochs: int) -> tuple[dict, int]:
+        """The options and epochs to train with when the run only serves to find label errors
+        (``noisylabels detect --method NAME``); default: as given."""
+        return options, epochs
+
+    def setup(self, trainer: RunContext) -> None:
         """Called once after models, optimisers and the statistics store exist."""
 
-    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+    def on_epoch_start(self, trainer: RunContext, epoch: int) -> None:
         pass
 
-    def batches(self, trainer: "Trainer", epoch: int) -> Iterable:
+    def batches(self, trainer: RunContext, epoch: int) -> Iterable:
         """This epoch's batches, with a length (for the learning-rate schedule and progress bar)."""
         return trainer.loader
 
-    def training_step(self, trainer: "Trainer", batch: Batch) -> StepOutput:
+    def training_step(self, trainer: RunContext, batch: Batch) -> StepOutput:
         raise NotImplementedError
 
-    def after_step(self, trainer: "Trainer") -> None:
+    def after_step(self, trainer: RunContext) -> None:
         pass
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int) -> dict:
+    def on_epoch_end(self, trainer: RunContext, epoch: int) -> dict:
         return {}
 
-    def predict(self, trainer: "Trainer", x: torch.Tensor) -> torch.Tensor:
+    def predict(self, trainer: RunContext, x: torch.Tensor) -> torch.Tensor:
         return trainer.forward(0, x)
 
-    def report(self, trainer: "Trainer") -> dict:
+    def report(self, trainer: RunContext) -> dict:
         """Method-level results for metrics.json (e.g. estimated noise rates); JSON-friendly."""
         return {}
 

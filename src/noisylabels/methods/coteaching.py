@@ -5,7 +5,8 @@ import torch
 
 from ..errors import NoisyLabelsError
 from ..functional import forget_rate_schedule, masked_mean, select_within
-from .base import METHODS, Method, StepOutput
+from ..quality import NAMED
+from .base import METHODS, Method, MethodInfo, StepOutput
 from .small_loss import resolve_forget_rate
 
 
@@ -13,6 +14,7 @@ from .small_loss import resolve_forget_rate
 class CoTeaching(Method):
     """Each batch, each network picks its (1 - forget rate) smallest-loss samples and the *other*
     network trains on them. ``predict_with``: "net1" or "both" (mean of the two softmaxes)."""
+    info = MethodInfo(quality=NAMED["small_loss"], selects=True, rate_option="forget_rate")
 
     merged = ("selected",)  # network 1's picks, set batch by batch on each rank
 

@@ -20,7 +20,9 @@ from ..diagnostics import selection_report
 from ..errors import NoisyLabelsError
 from ..functional.gmm import gmm_1d
 from ..functional.mixmatch import guess_labels, linear_rampup, refine_labels, uniform_prior_penalty
-from .base import METHODS, Method, StepOutput
+from ..options import NON_NEGATIVE, POSITIVE, POSITIVE_INT, Choice, Interval, Real, Type
+from ..quality import NAMED
+from .base import METHODS, Method, MethodInfo, StepOutput
 from .semi import Chain, LabeledUnlabeledEpoch, MixBatch, mixmatch_losses, one_hot
 
 ASYMMETRIC_NOISE = ("asymmetric", "pair")
@@ -54,18 +56,19 @@ class DivideMix(Method):
     on CIFAR-10), ``p_threshold`` (0.5), ``temperature`` (0.5), ``alpha`` (4), ``lambda_u`` ("auto":
     the paper's value for the noise type and rate), ``rampup_epochs`` (16, after warm-up),
     ``confidence_penalty`` ("auto": on for asymmetric and pair noise), ``augment`` (the views)."""
+    info = MethodInfo(quality=NAMED["clean_prob"], selects=True, rate_option="lambda_u")
 
     num_networks = 2
+    # warmup's upper bound depends on the epoch budget: checked in setup.
+    option_constraints = {
+        "warmup": [POSITIVE_INT, None], "p_threshold": Interval(Real, 0, 1, closed="neither"),
+        "temperature": POSITIVE, "alpha": POSITIVE, "lambda_u": [Choice("auto"), NON_NEGATIVE],
+        "rampup_epochs": NON_NEGATIVE, "confidence_penalty": Choice("auto", True, False), "augment": Type(str),
+    }
 
     def __init__(self, warmup: Optional[int] = None, p_threshold: float = 0.5, temperature: float = 0.5,
                  alpha: float = 4.0, lambda_u: Union[str, float] = "auto", rampup_epochs: float = 16,
                  confidence_penalty: Union[str, bool] = "auto", augment: str = "auto"):
-        if not 0 < p_threshold < 1:
-            raise NoisyLabelsError(f"dividemix p_threshold must be in (0, 1), got {p_threshold}")
-        if lambda_u != "auto" and not (isinstance(lambda_u, (int, float)) and lambda_u >= 0):
-            raise NoisyLabelsError(f"dividemix lambda_u must be 'auto' or a number >= 0, got {lambda_u!r}")
-        if confidence_penalty not in ("auto", True, False):
-            raise NoisyLabelsError(f"dividemix confidence_penalty must be auto, true or false, got {confidence_penalty!r}")
         self.warmup, self.p_threshold, self.temperature, self.alpha = warmup, p_threshold, temperature, alpha
         self.lambda_u, self.rampup_epochs, self.penalty = lambda_u, rampup_epochs, confidence_penalty
         self.augment_name = augment
@@ -73,6 +76,9 @@ class DivideMix(Method):
 
     def setup(self, trainer):
         cfg = trainer.config
+        if cfg.method.loss != "ce":  # every loss here is fixed: CE warm-up and division, MixMatch's soft losses
+            raise NoisyLabelsError(f"dividemix trains with cross-entropy (warm-up, co-divide, MixMatch) and would "
+                                   f"ignore method.loss={cfg.method.loss}; leave method.loss at ce")
         epochs = cfg.optim.epochs
         self.warmup = max(1, epochs // 10) if self.warmup is None else self.warmup
         if not 1 <= self.warmup < epochs:

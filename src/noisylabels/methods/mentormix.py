@@ -15,7 +15,8 @@ import torch
 from ..errors import NoisyLabelsError
 from ..functional.mentor import LossMovingAverage, mentor_mix
 from ..functional.mixmatch import soft_cross_entropy
-from .base import METHODS, Method, StepOutput
+from ..quality import NAMED
+from .base import METHODS, Method, MethodInfo, StepOutput
 from .mentornet import CURRICULA, MENTORNETS, check_curriculum
 from .semi import one_hot
 
@@ -45,6 +46,7 @@ class MentorMix(Method):
     overrides the preset), ``burn_in`` (fraction of training with every weight forced to 1, 0.1),
     ``ema_decay`` (the loss moving average's decay, 0.5), ``curriculum`` (pd only: one of
     CURRICULA, default mentornet_pd). Trains with (soft) cross-entropy: method.loss must stay ce."""
+    info = MethodInfo(quality=NAMED["mentor_weight"], selects=True, rate_option="preset")
 
     def __init__(self, mentornet: str = "threshold", preset: str = "auto", alpha: Optional[float] = None,
                  percentile: Optional[float] = None, second_reweight: Optional[bool] = None, burn_in: float = 0.1,

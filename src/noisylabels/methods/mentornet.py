@@ -23,6 +23,7 @@ from torch import nn
 from ..errors import NoisyLabelsError
 from ..functional.mentor import threshold_mentor
 from ..io import atomic_torch_save
+from ..options import PATH, Choice
 from ..registry import Registry
 
 MENTORNETS = Registry("mentornet")
@@ -175,6 +176,8 @@ def load_mentornet_pd(curriculum: str = "mentornet_pd", cache: Optional[Path] = 
 class ThresholdMentor:
     """v = 1 where the loss is below the moving average, else 0."""
 
+    option_constraints: dict = {}  # no options
+
     def __call__(self, losses: torch.Tensor, average: torch.Tensor, progress: float) -> torch.Tensor:
         return threshold_mentor(losses, average)
 
@@ -186,6 +189,8 @@ class ThresholdMentor:
 class PDMentor:
     """MentorNet-PD for a predefined ``curriculum`` (see CURRICULA), loaded from the cache or
     trained on first use. ``cache``: the cache folder (default ``cache_dir()``)."""
+
+    option_constraints = {"curriculum": Choice(*CURRICULA), "cache": [PATH, None]}
 
     def __init__(self, curriculum: str = "mentornet_pd", cache: Optional[str] = None):
         self.curriculum = curriculum

@@ -18,7 +18,11 @@ from ..diagnostics import small_loss_premise
 from ..errors import NoisyLabelsError
 from ..functional import RSL_KAPPA, classwise_select, estimate_noise_rates, rsl_keep_counts, rsl_weights
 from ..functional.noise_rates import ESTIMATORS
-from .base import METHODS, Method, StepOutput
+from ..options import BOOL, NON_NEGATIVE, POSITIVE_INT, Choice, Interval, ListOf, Real
+from ..quality import NAMED
+from .base import METHODS, Method, MethodInfo, StepOutput
+
+RATE = Interval(Real, 0, 1, closed="left")  # a noise rate
 
 
 @METHODS.register("rsl")
@@ -26,15 +30,24 @@ class RSL(Method):
     """Options: ``eta`` = "estimate" (default), "true" (the known per-class rates), one rate or a list
     of C rates; ``estimator`` = gmm | prediction; ``average_last`` k / ``average_until`` epoch e: the
     window of stage-one epochs averaged (default: all of them)."""
+    # Ranges that depend on the epoch budget are checked in setup.
+    option_constraints = {
+        "stage1_epochs": [POSITIVE_INT, None], "eta": [Choice("estimate", "true"), RATE, ListOf(RATE)],
+        "estimator": Choice(*ESTIMATORS), "b": Interval(Real, 0, 1, closed="left"), "kappa": NON_NEGATIVE,
+        "average_last": [POSITIVE_INT, None], "average_until": [POSITIVE_INT, None], "weighted": BOOL,
+        "restart": BOOL,
+    }
+    info = MethodInfo(quality=NAMED["classwise_loss"], selects=True, rate_option="eta")
+
+    @classmethod
+    def for_detection(cls, options: dict, epochs: int) -> tuple[dict, int]:
+        """Selection only: stage one (the averaged losses) is the whole budget."""
+        return {"stage1_epochs": epochs, **options}, epochs
 
     def __init__(self, stage1_epochs: Optional[int] = None, eta: Union[str, float, list] = "estimate",
                  estimator: str = "gmm", b: float = 0.2, kappa: float = RSL_KAPPA,
                  average_last: Optional[int] = None, average_until: Optional[int] = None,
                  weighted: bool = True, restart: bool = True):
-        if estimator not in ESTIMATORS:
-            raise NoisyLabelsError(f"unknown noise-rate estimator '{estimator}'; choose one of: {', '.join(ESTIMATORS)}")
-        if isinstance(eta, str) and eta not in ("estimate", "true"):
-            raise NoisyLabelsError(f"rsl option eta must be 'estimate', 'true', a rate or a list of rates, got '{eta}'")
         self.stage1_epochs, self.eta, self.estimator, self.b, self.kappa = stage1_epochs, eta, estimator, b, kappa
         self.average_last, self.average_until = average_last, average_until
         self.weighted, self.restart = weighted, restart
@@ -68,8 +81,6 @@ class RSL(Method):
         rates = rates.expand(classes) if len(rates) == 1 else rates
         if len(rates) != classes:
             raise NoisyLabelsError(f"rsl eta has {len(rates)} noise rates for {classes} classes; give one per class")
-        if not ((rates >= 0) & (rates < 1)).all():
-            raise NoisyLabelsError(f"rsl noise rates must be in [0, 1), got {rates.tolist()}")
         return rates
 
     def window(self, recorded: int) -> list[int]:

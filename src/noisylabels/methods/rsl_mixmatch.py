@@ -16,6 +16,7 @@ import torch
 from ..data.augment import view_augment
 from ..errors import NoisyLabelsError
 from ..functional.mixmatch import EMA, guess_labels, linear_rampup
+from ..options import NON_NEGATIVE, POSITIVE, POSITIVE_INT, Interval, Real, Type
 from .base import METHODS, StepOutput
 from .rsl import RSL
 from .semi import LabeledUnlabeledEpoch, MixBatch, mixmatch_losses, one_hot
@@ -29,17 +30,17 @@ class RSLMixMatch(RSL):
     (0.999), ``lr`` (Adam, 0.002), ``iterations`` per stage-two epoch (default: one pass over the
     training set in batches), ``augment`` (the views: auto = crop + flip for images, feature noise for
     vectors)."""
+    # The RSL options are forwarded to RSL through **rsl_options, so they are declared here too.
+    option_constraints = {
+        **RSL.option_constraints, "alpha": POSITIVE, "temperature": POSITIVE, "lambda_u": NON_NEGATIVE,
+        "rampup_epochs": [NON_NEGATIVE, None], "ema_decay": Interval(Real, 0, 1, closed="left"), "lr": POSITIVE,
+        "iterations": [POSITIVE_INT, None], "augment": Type(str),
+    }
 
     def __init__(self, alpha: float = 0.75, temperature: float = 0.5, lambda_u: float = 75.0,
                  rampup_epochs: Optional[float] = None, ema_decay: float = 0.999, lr: float = 0.002,
                  iterations: Optional[int] = None, augment: str = "auto", **rsl_options):
         super().__init__(**rsl_options)
-        for name, value, ok in (("alpha", alpha, alpha > 0), ("temperature", temperature, temperature > 0),
-                                ("lambda_u", lambda_u, lambda_u >= 0), ("lr", lr, lr > 0),
-                                ("ema_decay", ema_decay, 0 <= ema_decay < 1),
-                                ("iterations", iterations, iterations is None or iterations >= 1)):
-            if not ok:
-                raise NoisyLabelsError(f"rsl_mixmatch option {name}={value} is out of range")
         self.alpha, self.temperature, self.lambda_u, self.rampup_epochs = alpha, temperature, lambda_u, rampup_epochs
         self.ema_decay, self.lr, self.iterations, self.augment_name = ema_decay, lr, iterations, augment
         self.ema: Optional[EMA] = None

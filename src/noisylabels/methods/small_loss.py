@@ -5,7 +5,8 @@ import torch
 
 from ..errors import NoisyLabelsError
 from ..functional import forget_rate_schedule, masked_mean, small_loss_mask
-from .base import METHODS, Method, StepOutput
+from ..quality import NAMED
+from .base import METHODS, Method, MethodInfo, StepOutput
 
 
 def resolve_forget_rate(forget_rate, trainer, method: str) -> float:
@@ -26,6 +27,7 @@ class SmallLoss(Method):
     previous epoch (read from the statistics store, not recomputed). per="batch": rank within each
     batch. The forget rate ramps up linearly over ``num_gradual`` epochs, as in Co-teaching.
     """
+    info = MethodInfo(quality=NAMED["small_loss"], selects=True, rate_option="forget_rate")
 
     merged = ("selected",)  # per-batch selections: each rank sets its own samples
 

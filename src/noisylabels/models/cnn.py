@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from .factory import MODELS, check_positive_int, image_channels, kaiming_init
+from ..options import POSITIVE_INT
+from .factory import MODELS, image_channels, kaiming_init
 
 
 def _stage(c_in: int, c_out: int, pool: bool) -> list[nn.Module]:
@@ -34,10 +35,12 @@ def _stage(c_in: int, c_out: int, pool: bool) -> list[nn.Module]:
 class SmallCNN(nn.Module):
     """Three conv+max-pool stages (w, 2w, 4w channels), one more conv, global average pool, linear."""
 
+    option_constraints = {"width": POSITIVE_INT}
+
     def __init__(self, num_classes: int, in_shape: tuple[int, ...], width: int = 16):
         super().__init__()
         channels = image_channels("cnn", in_shape)
-        w = check_positive_int("cnn", "width", width)
+        w = int(width)
         self.features = nn.Sequential(
             *_stage(channels, w, pool=True),
             *_stage(w, 2 * w, pool=True),

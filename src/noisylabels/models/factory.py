@@ -1,7 +1,7 @@
 """The model registry and ``create_model``, which checks every argument before building.
 
 Each registered constructor takes ``(num_classes, in_shape, **options)``; its keyword
-parameters are the options a user may set, so the accepted names are read off its signature.
+parameters are the options a user may set, and its ``option_constraints`` say what they accept.
 """
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import torch
 from torch import nn
 
 from ..errors import NoisyLabelsError
+from ..options import Interval, Real
 from ..registry import Registry
-
-MODELS = Registry("model")
 
 # Parameters every constructor has; they are arguments of create_model, not options.
 _FIXED = ("num_classes", "in_shape")
+MODELS = Registry("model", fixed=_FIXED)
+
+DROPOUT = Interval(Real, 0, 1, closed="left")
 
 
 def create_model(name: str, num_classes: int, in_shape: tuple[int, ...], **options) -> nn.Module:
@@ -36,18 +38,6 @@ def image_channels(model: str, in_shape: tuple[int, ...]) -> int:
         raise NoisyLabelsError(f"model '{model}' needs image inputs of shape (C, H, W), got "
                                f"{tuple(in_shape)}; use mlp for vector data")
     return in_shape[0]
-
-
-def check_positive_int(model: str, option: str, value) -> int:
-    if not _is_int(value) or value < 1:
-        raise NoisyLabelsError(f"model '{model}' option {option} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def check_dropout(model: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise NoisyLabelsError(f"model '{model}' option dropout must be a number in [0, 1), got {value!r}")
-    return float(value)
 
 
 def kaiming_init(model: nn.Module, nonlinearity: str = "relu", negative_slope: float = 0.0) -> None:

@@ -5,24 +5,22 @@ import math
 
 from torch import nn
 
-from ..errors import NoisyLabelsError
-from .factory import MODELS, check_dropout, check_positive_int
+from ..options import POSITIVE_INT, ListOf
+from .factory import DROPOUT, MODELS
 
 
 @MODELS.register("mlp")
 class MLP(nn.Module):
     """Flatten -> [Linear -> ReLU -> Dropout] per hidden size -> Linear."""
 
+    # A single hidden layer may be given as a bare number.
+    option_constraints = {"hidden_sizes": [POSITIVE_INT, ListOf(POSITIVE_INT)], "dropout": DROPOUT}
+
     def __init__(self, num_classes: int, in_shape: tuple[int, ...],
                  hidden_sizes: tuple[int, ...] = (256, 256), dropout: float = 0.0):
         super().__init__()
-        if isinstance(hidden_sizes, int):  # a single layer given as a bare number
-            hidden_sizes = (hidden_sizes,)
-        if not isinstance(hidden_sizes, (list, tuple)):
-            raise NoisyLabelsError(f"model 'mlp' option hidden_sizes must be a list of positive "
-                                   f"integers such as [256, 256], got {hidden_sizes!r}")
-        sizes = [check_positive_int("mlp", "hidden_sizes", h) for h in hidden_sizes]
-        dropout = check_dropout("mlp", dropout)
+        sizes = [int(h) for h in (hidden_sizes if isinstance(hidden_sizes, (list, tuple)) else [hidden_sizes])]
+        dropout = float(dropout)
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(in_shape)
         for h in sizes:

@@ -79,6 +79,8 @@ def _stages(block, c_in: int, widths: tuple[int, ...], blocks_per_stage: int) ->
 
 @MODELS.register("preact_resnet18")
 class PreActResNet18(nn.Module):
+    option_constraints: dict = {}  # no options
+
     def __init__(self, num_classes: int, in_shape: tuple[int, ...]):
         super().__init__()
         channels = image_channels("preact_resnet18", in_shape)
@@ -96,6 +98,8 @@ class PreActResNet18(nn.Module):
 
 @MODELS.register("resnet32")
 class ResNet32(nn.Module):
+    option_constraints: dict = {}  # no options
+
     def __init__(self, num_classes: int, in_shape: tuple[int, ...]):
         super().__init__()
         channels = image_channels("resnet32", in_shape)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from .factory import MODELS, check_dropout, image_channels, kaiming_init
+from .factory import DROPOUT, MODELS, image_channels, kaiming_init
 
 _SLOPE = 0.1  # LeakyReLU slope of the MixMatch / realistic-SSL implementations
 
@@ -40,10 +40,12 @@ class WideBlock(nn.Module):
 
 @MODELS.register("wrn28_2")
 class WideResNet28x2(nn.Module):
+    option_constraints = {"dropout": DROPOUT}
+
     def __init__(self, num_classes: int, in_shape: tuple[int, ...], dropout: float = 0.0):
         super().__init__()
         channels = image_channels("wrn28_2", in_shape)
-        dropout = check_dropout("wrn28_2", dropout)
+        dropout = float(dropout)
         blocks, c_in = [], 16
         for i, c_out in enumerate((32, 64, 128)):
             for j in range(4):

@@ -11,22 +11,23 @@ Generators trust their inputs; call them through ``make_noise``, which validates
 from __future__ import annotations
 
 import math
-import numbers
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from ..errors import NoisyLabelsError
+from ..options import PATH, Choice, Interval, Real, Type
 from ..registry import Registry
+from .files import load_array
 from .summary import check_num_classes, as_label_array, estimate_transition
 
-NOISE = Registry("noise type")
+# make_noise fills these in; every other keyword-only parameter of a generator is an option.
+NOISE = Registry("noise type", fixed=("labels", "num_classes", "rate", "seed", "features"))
 
 # APL / lnl_sr: truck->automobile, bird->airplane, deer->horse, cat<->dog.
 CIFAR10_MAPPING = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
 CIFAR100_BLOCK = 5
-# make_noise fills these in; every other keyword-only parameter of a generator is an option.
 
 
 def make_noise(
@@ -85,7 +86,7 @@ def _sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return (cdf <= u[:, None]).sum(axis=1).astype(np.int64)
 
 
-@NOISE.register("none")
+@NOISE.register("none", constraints={})
 def no_noise(labels, num_classes, rate, *, seed, features=None):
     """Clean labels: the noisy labels are a copy of the input and T = I."""
     return labels.astype(np.int64, copy=True), np.eye(num_classes)
@@ -98,7 +99,7 @@ def symmetric_transition(num_classes: int, rate: float) -> np.ndarray:
     return transition
 
 
-@NOISE.register("symmetric")
+@NOISE.register("symmetric", constraints={})
 def symmetric_noise(labels, num_classes, rate, *, seed, features=None):
     """With probability ``rate`` a label moves to a different class chosen uniformly (Co-teaching, APL)."""
     transition = symmetric_transition(num_classes, rate)
@@ -110,7 +111,7 @@ def uniform_transition(num_classes: int, rate: float) -> np.ndarray:
     return (1.0 - rate) * np.eye(num_classes) + rate / num_classes
 
 
-@NOISE.register("uniform")
+@NOISE.register("uniform", constraints={})
 def uniform_noise(labels, num_classes, rate, *, seed, features=None):
     """With probability ``rate`` a label is redrawn from all C classes, possibly its own (DivideMix)."""
     transition = uniform_transition(num_classes, rate)
@@ -123,7 +124,7 @@ def pair_transition(num_classes: int, rate: float) -> np.ndarray:
     return (1.0 - rate) * np.eye(num_classes) + rate * next_class
 
 
-@NOISE.register("pair")
+@NOISE.register("pair", constraints={})
 def pair_noise(labels, num_classes, rate, *, seed, features=None):
     """Class i becomes (i + 1) mod C with probability ``rate`` (Co-teaching "pairflip")."""
     transition = pair_transition(num_classes, rate)
@@ -131,24 +132,20 @@ def pair_noise(labels, num_classes, rate, *, seed, features=None):
 
 
 def resolve_mapping(mapping, num_classes: int) -> dict[int, int]:
-    """An asymmetric class mapping {source: destination} from "cifar10", "cifar100" or a dict."""
-    if isinstance(mapping, str):
-        if mapping == "cifar10":
-            resolved = dict(CIFAR10_MAPPING)
-        elif mapping == "cifar100":
-            if num_classes % CIFAR100_BLOCK:
-                raise NoisyLabelsError(
-                    f"mapping 'cifar100' shifts classes inside blocks of {CIFAR100_BLOCK}, so num_classes "
-                    f"must be divisible by {CIFAR100_BLOCK}, got {num_classes}; give a dict mapping instead"
-                )
-            resolved = {
-                i: i - i % CIFAR100_BLOCK + (i + 1) % CIFAR100_BLOCK for i in range(num_classes)
-            }
-        else:
+    """An asymmetric class mapping {source: destination} from "cifar10", "cifar100" or a dict
+    (the option's constraint has checked that it is one of these)."""
+    if mapping == "cifar10":
+        resolved = dict(CIFAR10_MAPPING)
+    elif mapping == "cifar100":
+        if num_classes % CIFAR100_BLOCK:
             raise NoisyLabelsError(
-                f"unknown asymmetric mapping '{mapping}'; use 'cifar10', 'cifar100' or a dict {{source: destination}}"
+                f"mapping 'cifar100' shifts classes inside blocks of {CIFAR100_BLOCK}, so num_classes "
+                f"must be divisible by {CIFAR100_BLOCK}, got {num_classes}; give a dict mapping instead"
             )
-    elif isinstance(mapping, dict):
+        resolved = {
+            i: i - i % CIFAR100_BLOCK + (i + 1) % CIFAR100_BLOCK for i in range(num_classes)
+        }
+    else:
         resolved = {}
         for src, dst in mapping.items():
             try:  # keys arrive as strings from YAML
@@ -158,10 +155,6 @@ def resolve_mapping(mapping, num_classes: int) -> dict[int, int]:
                     f"asymmetric mapping entry {src!r}: {dst!r} is not a pair of class indices; "
                     "write it as {source: destination} with integers"
                 ) from None
-    else:
-        raise NoisyLabelsError(
-            f"asymmetric mapping must be 'cifar10', 'cifar100' or a dict {{source: destination}}, got {mapping!r}"
-        )
     name = f"'{mapping}'" if isinstance(mapping, str) else "mapping"
     for src, dst in resolved.items():
         if not (0 <= src < num_classes and 0 <= dst < num_classes):
@@ -174,7 +167,7 @@ def resolve_mapping(mapping, num_classes: int) -> dict[int, int]:
     return resolved
 
 
-@NOISE.register("asymmetric")
+@NOISE.register("asymmetric", constraints={"mapping": [Choice("cifar10", "cifar100"), Type(dict)]})
 def asymmetric_noise(labels, num_classes, rate, *, seed, features=None, mapping="cifar10"):
     """Flip exactly round(rate * n_src) randomly chosen samples of each source class to its destination.
 
@@ -207,7 +200,7 @@ def _per_sample_flip_rates(rate: float, std: float, size: int, rng: np.random.Ge
     return truncnorm.rvs(low, high, loc=rate, scale=std, size=size, random_state=rng)
 
 
-@NOISE.register("instance")
+@NOISE.register("instance", constraints={"std": Interval(Real, 0, math.inf, closed="left")})
 def instance_noise(labels, num_classes, rate, *, seed, features=None, std=0.1):
     """Instance-dependent noise of Xia et al. 2020 ("part-dependent"); needs ``features`` (N, ...).
 
@@ -221,8 +214,6 @@ def instance_noise(labels, num_classes, rate, *, seed, features=None, std=0.1):
         raise NoisyLabelsError(
             "instance noise needs the features: pass features=(N, ...) inputs, one row per label"
         )
-    if isinstance(std, bool) or not isinstance(std, numbers.Real) or not (math.isfinite(std) and std >= 0):
-        raise NoisyLabelsError(f"instance noise option std must be a number >= 0, got {std!r}")
     x = np.asarray(features, dtype=np.float64)
     if x.ndim == 0 or len(x) != len(labels):
         raise NoisyLabelsError(
@@ -262,86 +253,7 @@ def instance_noise(labels, num_classes, rate, *, seed, features=None, std=0.1):
     return noisy, transition
 
 
-def _load_array(path: Path, key: Optional[str], what: str) -> np.ndarray:
-    """A numeric array from .npy, .csv (comma separated), .npz (entry ``key``) or .pt (dict entry ``key``)."""
-    if not path.is_file():
-        raise NoisyLabelsError(f"{what} file '{path}' not found; check the path")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        if suffix == ".csv":
-            return np.loadtxt(path, delimiter=",", ndmin=1)
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                return np.asarray(_pick_entry(dict(archive), key, path))
-        if suffix in (".pt", ".pth"):
-            return _as_numpy(_pick_entry(_torch_load_safely(path), key, path))
-    except NoisyLabelsError:
-        raise
-    except Exception as err:  # a corrupt or mis-typed file: name it instead of a parser traceback
-        raise NoisyLabelsError(f"could not read {what} file '{path}': {err}".splitlines()[0]) from err
-    raise NoisyLabelsError(f"{what} file '{path}' has an unsupported type; use .npy, .csv, .npz or .pt")
-
-
-def _pick_entry(contents, key: Optional[str], path: Path):
-    """contents[key] for a dict-like file; a lone entry needs no key; non-dicts are returned as they are."""
-    if not isinstance(contents, dict):
-        return contents
-    available = ", ".join(map(str, contents)) or "none"
-    if key is None:
-        if len(contents) == 1:
-            return next(iter(contents.values()))
-        raise NoisyLabelsError(f"'{path}' holds several label sets; choose one with key=... (available: {available})")
-    if key not in contents:
-        raise NoisyLabelsError(f"key '{key}' not in '{path}'; available keys: {available}")
-    return contents[key]
-
-
-def _numpy_safe_globals() -> list:
-    """What unpickling plain numpy arrays needs, named as numpy 2 and numpy 1 (CIFAR-N's files) write them."""
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-
-    dtype_classes = [type(np.dtype(t)) for t in ("bool", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8")]
-    return [
-        (_reconstruct, "numpy._core.multiarray._reconstruct"),
-        (_reconstruct, "numpy.core.multiarray._reconstruct"),
-        np.ndarray,
-        np.dtype,
-        *dtype_classes,
-    ]
-
-
-def _torch_load_safely(path: Path):
-    """torch.load with weights_only=True (never runs pickled code), allowing plain numpy arrays too.
-
-    CIFAR-10N / CIFAR-100N ship dicts of numpy arrays, which weights_only refuses by default; rather
-    than fall back to the unsafe loader, we allow only the numpy pieces that rebuild an array.
-    """
-    import pickle
-
-    import torch
-
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise NoisyLabelsError(
-            f"'{path}' holds objects other than tensors, numpy arrays and plain containers, which are not "
-            "unpickled for safety; save the labels as a tensor or numpy array (or as .npy)"
-        ) from None
-
-
-def _as_numpy(value) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch tensor
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-@NOISE.register("matrix")
+@NOISE.register("matrix", constraints={"matrix": Type(object, name="a (C, C) table or a .npy/.csv path")})
 def matrix_noise(labels, num_classes, rate, *, seed, features=None, matrix=None):
     """Sample each label from its row of a given transition matrix; ``rate`` is ignored.
 
@@ -351,7 +263,7 @@ def matrix_noise(labels, num_classes, rate, *, seed, features=None, matrix=None)
     if matrix is None:
         raise NoisyLabelsError("matrix noise needs option matrix=: a (C, C) list, array or .npy/.csv path")
     if isinstance(matrix, (str, Path)):
-        matrix = _load_array(Path(matrix), None, "transition matrix")
+        matrix = load_array(Path(matrix), None, "transition matrix")
     try:
         transition = np.array(matrix, dtype=np.float64)
     except (TypeError, ValueError):
@@ -377,7 +289,7 @@ def matrix_noise(labels, num_classes, rate, *, seed, features=None, matrix=None)
     return _sample_from_rows(labels, transition, np.random.default_rng(seed)), transition
 
 
-@NOISE.register("file")
+@NOISE.register("file", constraints={"path": [PATH, None], "key": [Type(str), None]})
 def file_noise(labels, num_classes, rate, *, seed, features=None, path=None, key=None):
     """Real noisy labels read from a file, e.g. CIFAR-10N / CIFAR-100N; ``rate`` and ``seed`` are ignored.
 
@@ -387,7 +299,7 @@ def file_noise(labels, num_classes, rate, *, seed, features=None, path=None, key
     """
     if path is None:
         raise NoisyLabelsError("file noise needs option path=: a .npy, .csv, .npz or .pt file of noisy labels")
-    loaded = _load_array(Path(path), key, "noisy label")
+    loaded = load_array(Path(path), key, "noisy label")
     if loaded.ndim == 2 and 1 in loaded.shape:  # a column or row vector is still one label per sample
         loaded = loaded.reshape(-1)
     noisy = as_label_array(loaded, num_classes, f"noisy labels from '{path}'")

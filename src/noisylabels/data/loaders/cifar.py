@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from ...errors import NoisyLabelsError
+from ...options import Choice
 from ..dataset import Splits
 from .common import DATASETS, PathLike, _make_splits, _one_line, _scaled_images, _standardize
 from .lookup import find_data_dir
@@ -85,7 +86,7 @@ def _cifar_splits(name: str, train_parts, test_part, num_classes: int, class_nam
     return _make_splits(name, train_x, train_labels, test_x, test_labels, num_classes, class_names)
 
 
-@DATASETS.register("cifar10")
+@DATASETS.register("cifar10", constraints={})
 def load_cifar10(path: Optional[PathLike] = None) -> Splits:
     """CIFAR-10 python pickles: (50000, 3, 32, 32) train and (10000, 3, 32, 32) test, 10 classes.
 
@@ -100,15 +101,13 @@ def load_cifar10(path: Optional[PathLike] = None) -> Splits:
     return _cifar_splits("cifar10", train_parts, test_part, 10, class_names)
 
 
-@DATASETS.register("cifar100")
+@DATASETS.register("cifar100", constraints={"label_type": Choice("fine", "coarse")})
 def load_cifar100(path: Optional[PathLike] = None, label_type: str = "fine") -> Splits:
     """CIFAR-100 python pickles: (50000, 3, 32, 32) train and (10000, 3, 32, 32) test.
 
     ``label_type`` is "fine" (100 classes) or "coarse" (20 superclasses). ``path`` may be the
     ``cifar-100-python`` folder or its parent.
     """
-    if label_type not in ("fine", "coarse"):
-        raise NoisyLabelsError(f"cifar100 label_type must be 'fine' or 'coarse', got {label_type!r}")
     folder = find_data_dir("cifar100", path, ["train", "test"], subdirs=("cifar-100-python",))
     hint = "re-download and extract cifar-100-python.tar.gz"
     label_key = f"{label_type}_labels"

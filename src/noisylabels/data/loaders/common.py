@@ -14,12 +14,17 @@ import numpy as np
 import torch
 
 from ...errors import NoisyLabelsError
+from ...options import Integral, Interval
 from ...registry import Registry
 from ..dataset import LabeledData, Splits
 
-DATASETS = Registry("dataset")
+# Every loader is fn(path=None, **options); path is an argument of load_dataset, not an option.
+DATASETS = Registry("dataset", fixed=("path",))
 
 PathLike = Union[str, os.PathLike]
+
+# num_classes: None infers the largest label + 1; a classifier needs two classes.
+NUM_CLASSES = [Interval(Integral, 2, None), None]
 
 
 # --------------------------------------------------------------------------- features

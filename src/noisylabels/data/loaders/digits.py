@@ -13,7 +13,7 @@ from .common import DATASETS, PathLike, _make_splits, _standardize
 DIGIT_CLASSES = [str(d) for d in range(10)]
 
 
-@DATASETS.register("digits")
+@DATASETS.register("digits", constraints={})
 def load_digits(path: Optional[PathLike] = None) -> Splits:
     """scikit-learn's bundled 8x8 digits (1797 images, no download): (N, 1, 8, 8), 10 classes.
 

@@ -118,13 +118,13 @@ def _load_idx_dataset(dataset_name: str, path, class_names: list[str]) -> Splits
     )
 
 
-@DATASETS.register("fashion_mnist")
+@DATASETS.register("fashion_mnist", constraints={})
 def load_fashion_mnist(path: Optional[PathLike] = None) -> Splits:
     """Fashion-MNIST from IDX files: (60000, 1, 28, 28) train and (10000, 1, 28, 28) test, 10 classes."""
     return _load_idx_dataset("fashion_mnist", path, FASHION_MNIST_CLASSES)
 
 
-@DATASETS.register("mnist")
+@DATASETS.register("mnist", constraints={})
 def load_mnist(path: Optional[PathLike] = None) -> Splits:
     """MNIST from IDX files: (60000, 1, 28, 28) train and (10000, 1, 28, 28) test, 10 classes."""
     return _load_idx_dataset("mnist", path, DIGIT_CLASSES)

@@ -7,9 +7,11 @@ from typing import Optional
 import numpy as np
 
 from ...errors import NoisyLabelsError
+from ...options import PATH, Choice, Integral, Interval
 from ..dataset import Splits
 from .common import (
     DATASETS,
+    NUM_CLASSES,
     PathLike,
     _existing_path,
     _is_int,
@@ -20,7 +22,12 @@ from .common import (
 )
 
 
-@DATASETS.register("image_list")
+# Shared with the streamed variant (streamed.py), which takes the same options.
+OPTIONS = {"root": [PATH, None], "test_path": [PATH, None], "size": Interval(Integral, 1, None),
+           "mode": Choice("RGB", "L"), "num_classes": NUM_CLASSES}
+
+
+@DATASETS.register("image_list", constraints=OPTIONS)
 def load_image_list(
     path: Optional[PathLike] = None,
     root: Optional[PathLike] = None,
@@ -36,7 +43,7 @@ def load_image_list(
     Pillow, converted to ``mode`` ("RGB" or "L") and resized to ``size`` x ``size`` ->
     (N, 3 or 1, size, size). ``num_classes`` defaults to the largest label + 1.
     """
-    list_file = _check_options(path, size, mode)
+    list_file = _list_file(path)
     train_images, train_labels = _read_image_list(list_file, root, size, mode)
     test_images = test_labels = None
     if test_path is not None:
@@ -51,14 +58,10 @@ def load_image_list(
     return _make_splits(list_file.stem, train_x, train_labels, test_x, test_labels, num_classes)
 
 
-def _check_options(path: Optional[PathLike], size, mode) -> Path:
-    """The list file, after checking the options; errors name the option."""
+def _list_file(path: Optional[PathLike]) -> Path:
+    """The list file, which must exist (the registry has checked the other options)."""
     if path is None:
         raise NoisyLabelsError("image_list dataset needs a path; pass --data-path LIST.txt")
-    if mode not in ("RGB", "L"):
-        raise NoisyLabelsError(f"image_list mode must be 'RGB' or 'L', got {mode!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise NoisyLabelsError(f"image_list size must be a positive integer, got {size!r}")
     return _existing_path(path, "image list")
 
 

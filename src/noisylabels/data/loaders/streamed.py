@@ -16,7 +16,7 @@ from ...errors import NoisyLabelsError
 from ..dataset import Splits
 from ..streaming import Moments, StreamedFeatures, standardise
 from .common import DATASETS, PathLike, _check_features, _default_num_classes, _existing_path, _make_splits
-from .image_list import _check_options, _read_entries, decode_image
+from .image_list import _list_file, _read_entries, decode_image
 from .tabular import _check_keys, read_npy_folder
 
 CHUNK_BYTES = 32 << 20  # rows read per step of a statistics pass
@@ -134,7 +134,7 @@ def stream_image_list(path: Optional[PathLike] = None, root: Optional[PathLike] 
                       test_path: Optional[PathLike] = None, size: int = 32, mode: str = "RGB",
                       num_classes: Optional[int] = None) -> Splits:
     """``image_list`` with the images decoded when a batch is read."""
-    list_file = _check_options(path, size, mode)
+    list_file = _list_file(path)
     files, labels, _ = _read_entries(list_file, root)
     train_x, test_x, test_labels = ImageListFeatures(files, size, mode), None, None
     if test_path is not None:

@@ -10,9 +10,11 @@ import numpy as np
 import torch
 
 from ...errors import NoisyLabelsError
+from ...options import PATH, Type
 from ..dataset import Splits
 from .common import (
     DATASETS,
+    NUM_CLASSES,
     PathLike,
     _default_num_classes,
     _existing_path,
@@ -28,7 +30,11 @@ from .common import (
 # --------------------------------------------------------------------------- arrays (.npz or in memory)
 
 
-@DATASETS.register("arrays")
+ARRAY = Type(object, name="an array")  # anything np.asarray reads; None: not given
+
+
+@DATASETS.register("arrays", constraints={"x": ARRAY, "y": ARRAY, "y_true": ARRAY, "x_test": ARRAY, "y_test": ARRAY,
+                                          "y_test_true": ARRAY, "num_classes": NUM_CLASSES})
 def load_arrays(
     path: Optional[PathLike] = None,
     x=None,
@@ -137,7 +143,8 @@ def _read_npz(file: Path) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- CSV
 
 
-@DATASETS.register("csv")
+@DATASETS.register("csv", constraints={"label_column": Type(str), "true_label_column": [Type(str), None],
+                                       "test_path": [PATH, None], "num_classes": NUM_CLASSES})
 def load_csv(
     path: Optional[PathLike] = None,
     label_column: str = "label",

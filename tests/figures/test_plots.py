@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from noisylabels.report import plot_loss_histograms, plot_selection_curves
+from noisylabels.figures import plot_loss_histograms, plot_selection_curves
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

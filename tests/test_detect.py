@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from noisylabels.cli import main
-from noisylabels.detection.detect import training_config
+from noisylabels.detect import training_config
 from noisylabels import Config
 
 FLAGS = ["--dataset", "digits", "--subset", "400", "--model", "mlp", "--epochs", "10", "--noise", "symmetric",

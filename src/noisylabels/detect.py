@@ -1,19 +1,18 @@
 """``noisylabels detect``: train with recording (or read a finished run) and write the ranked
-label issues.
+label issues. A workflow on top of the engine and the label-issue API (``noisylabels.detection``).
 
-Detectors and the training each needs:
-  rsl         a ``rsl`` run with selection only (stage one = the whole budget): class-wise
-              epoch-mean loss, flagged per class with a GMM-estimated noise rate
+Detectors:
+  <method>    any registered training method, trained as its ``for_detection`` says (rsl: selection
+              only, stage one = the whole budget; aum: two threshold-sample runs, no retraining) and
+              scored with the label quality it declares (``MethodInfo.quality``); flagged by the
+              method's own rule where it has one (AUM's threshold samples, DivideMix's division),
+              else per class with a GMM-estimated noise rate
   small_loss  a ``ce`` run: the last epoch's loss, flagged per class likewise
-  aum         an ``aum`` run without retraining (2 runs of half the budget): flagged by the
-              threshold-sample rule in every run where the sample was real
-  dividemix   a ``dividemix`` run: flagged where the GMM clean probability is <= p_threshold
   confident   K-fold cross-validated ``ce`` runs (K full trainings on (K-1)/K of the data): confident
               learning on the out-of-sample probabilities
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Optional
@@ -21,64 +20,43 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..config import Config
-from ..data.dataset import Splits
-from ..errors import NoisyLabelsError
-from ..io import atomic_write_json
-from .api import detection_metrics, find_label_issues, label_quality_scores, load_run, write_label_issues_csv
-from .scores import rank_order
+from . import rundir
+from .config import Config
+from .data.dataset import Splits
+from .detection import detection_metrics, find_label_issues, label_quality_scores, load_run, write_label_issues_csv
+from .detection.api import run_quality_spec
+from .detection.run_quality import own_flags
+from .detection.scores import rank_order
+from .engine import Trainer
+from .errors import NoisyLabelsError
+from .io import atomic_write_json
+from .methods import METHODS
+from .quality import NAMED
 
-DETECTORS = ("aum", "rsl", "small_loss", "dividemix", "confident")
-TRAINING = {"rsl": "rsl", "small_loss": "ce", "aum": "aum", "dividemix": "dividemix", "confident": "ce"}
+RECIPES = ("small_loss", "confident")  # detectors that are not a training method of their own
+
+
+def detectors() -> list[str]:
+    return sorted(set(METHODS.names()) | set(RECIPES))
 
 
 def check_detector(name: str) -> str:
-    if name not in DETECTORS:
-        raise NoisyLabelsError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
+    if name not in detectors():
+        raise NoisyLabelsError(f"unknown detector '{name}'; choose one of: {', '.join(detectors())}")
     return name
 
 
 def training_config(config: Config, detector: str) -> Config:
     """The config of the training run the detector reads (user method options are kept)."""
-    epochs, options = config.optim.epochs, dict(config.method.options)
-    if detector == "rsl":
-        options.setdefault("stage1_epochs", epochs)
-    if detector == "aum":
-        runs = options.setdefault("runs", 2)
-        options.setdefault("detect_epochs", max(1, epochs // runs))
-        options.setdefault("retrain", False)
-        epochs = runs * options["detect_epochs"]
-    return config.replace(method={"name": TRAINING[detector], "options": options}, optim={"epochs": epochs})
-
-
-def read_run_labels(folder: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """Observed (and, when known, true) training labels from a run folder's samples.csv."""
-    path = folder / "samples.csv"
-    if not path.is_file():
-        raise NoisyLabelsError(f"{path} not found; --run needs the folder of a finished `noisylabels train` run")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or "label" not in rows[0]:
-        raise NoisyLabelsError(f"{path} has no 'label' column; it is not a noisylabels samples.csv")
-    labels = np.array([int(r["label"]) for r in rows])
-    truth = np.array([int(r["true_label"]) for r in rows]) if "true_label" in rows[0] else None
-    return labels, truth
-
-
-def own_flags(detector: str, stats: dict) -> Optional[np.ndarray]:
-    """The flags the training method decides itself (AUM's rule, DivideMix's division), if any."""
-    values = stats.get("values", {})
-    if detector == "aum" and "flagged" in values:
-        return values["flagged"].numpy() > 0.5
-    if detector == "dividemix" and "clean_prob" in values:
-        return ~(values["clean_prob"].numpy() > 0.5)
-    return None
+    if detector in RECIPES:
+        return config.replace(method={"name": "ce", "options": dict(config.method.options)})
+    options, epochs = METHODS.get(detector).for_detection(dict(config.method.options), config.optim.epochs)
+    return config.replace(method={"name": detector, "options": options}, optim={"epochs": epochs})
 
 
 def cross_validated_probs(config: Config, folds: int) -> tuple[np.ndarray, object, float, list[dict]]:
     """Out-of-sample softmax probabilities from ``folds`` ``ce`` trainings, each on the other folds."""
-    from ..data.prepare import prepare_data
-    from ..engine import Trainer
+    from .data.prepare import prepare_data
 
     config.validate()
     data = prepare_data(config)  # the noisy labels, fixed once for every fold
@@ -103,8 +81,6 @@ def cross_validated_probs(config: Config, folds: int) -> tuple[np.ndarray, objec
 def detect(config: Config, detector: str, run: Optional[str] = None, folds: int = 2,
            contact_sheet: bool = False) -> dict:
     """Run the detector; write ``label_issues.csv`` and ``detection.json`` into the run folder."""
-    from ..engine import Trainer
-
     check_detector(detector)
     start = time.perf_counter()
     if detector == "confident":
@@ -128,23 +104,24 @@ def detect(config: Config, detector: str, run: Optional[str] = None, folds: int 
             labels, truth, images, trainings = _labels(trainer.data.train) + (trainer.data.train.x, 1)
         else:
             folder = Path(run)
-            labels, truth = read_run_labels(folder)
+            labels, truth = rundir.read_labels(folder)
             images, trainings = None, 0
         stats = load_run(folder).stats
-        quality = label_quality_scores(labels, run=folder, method=detector)
-        mask = own_flags(detector, stats)
-        mask = find_label_issues(labels, run=folder, method=detector) if mask is None else mask
+        score = "small_loss" if detector == "small_loss" else "auto"  # auto: what the method declares
+        quality = label_quality_scores(labels, run=folder, method=score)
+        mask = own_flags(stats, NAMED["small_loss"] if score == "small_loss" else run_quality_spec(folder))
+        mask = find_label_issues(labels, run=folder, method=score) if mask is None else mask
         prediction = stats["prediction"].numpy()
         suggested = np.where(prediction >= 0, prediction, labels)  # never predicted: keep the label
     folder.mkdir(parents=True, exist_ok=True)
-    write_label_issues_csv(folder / "label_issues.csv", labels, quality, mask, suggested, truth)
+    write_label_issues_csv(folder / rundir.LABEL_ISSUES, labels, quality, mask, suggested, truth)
     result = {"detector": detector, "flagged": int(mask.sum()), "samples": len(labels),
               "trainings": trainings, "wall_time": time.perf_counter() - start}
     if truth is not None and (truth != labels).any():
         result.update(detection_metrics(mask, labels, truth))
     if contact_sheet:
         result["contact_sheet"] = str(write_contact_sheet(folder, images, labels, suggested, quality, mask))
-    atomic_write_json(folder / "detection.json", result)
+    atomic_write_json(folder / rundir.DETECTION, result)
     result["folder"] = str(folder)
     return result
 
@@ -156,7 +133,7 @@ def _labels(split) -> tuple[np.ndarray, Optional[np.ndarray]]:
 
 def write_contact_sheet(folder: Path, images, labels, suggested, quality, mask, limit: int = 48) -> Path:
     """The most suspicious flagged images in a grid, captioned "given -> suggested"."""
-    from ..report import plot_image_grid
+    from .figures import plot_image_grid
 
     if images is None or images.ndim != 4:
         raise NoisyLabelsError("--contact-sheet needs image data (N, C, H, W); this data set has none "
@@ -165,5 +142,5 @@ def write_contact_sheet(folder: Path, images, labels, suggested, quality, mask, 
     if not order:
         raise NoisyLabelsError("no sample was flagged, so there is no contact sheet to draw")
     titles = [f"#{i}: {labels[i]} -> {suggested[i]}" for i in order]
-    return plot_image_grid(images[order], titles, folder / "label_issues.png",
+    return plot_image_grid(images[order], titles, folder / rundir.LABEL_ISSUES_SHEET,
                            title="most suspicious flagged samples: given -> suggested label")

@@ -1,4 +1,4 @@
-"""Figures the HTML report adds to those of ``plots``: metric curves per panel, transition heat maps."""
+"""Figures that compare: metric curves in one panel per setting, transition matrices as heat maps."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from ..noise.summary import is_diagonally_dominant
-from .plots import _class_title, _new_figure, _save_png
+from .canvas import class_title, new_figure, save_png
 
 # series label -> metric -> (epochs, values)
 Series = Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]
@@ -35,7 +35,7 @@ def plot_curve_panels(panels: Mapping[str, Series], path: str | Path, *, ylabel:
     colors = {label: f"C{k % 10}" for k, label in enumerate(labels)}
     ncols = max(1, min(3, len(panels)))
     nrows = max(1, math.ceil(len(panels) / ncols))
-    fig = _new_figure((5.0 * ncols, 3.4 * nrows + (0.4 if title else 0.0)))
+    fig = new_figure((5.0 * ncols, 3.4 * nrows + (0.4 if title else 0.0)))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, (panel, series) in zip(axes, panels.items()):
         _draw_panel(ax, series, colors)
@@ -46,7 +46,7 @@ def plot_curve_panels(panels: Mapping[str, Series], path: str | Path, *, ylabel:
     fig.supylabel(ylabel, fontsize=9)
     if title:
         fig.suptitle(title)
-    return _save_png(fig, path)
+    return save_png(fig, path)
 
 
 def _draw_panel(ax, series: Series, colors: Mapping[str, str]) -> None:
@@ -70,6 +70,7 @@ def _draw_panel(ax, series: Series, colors: Mapping[str, str]) -> None:
 
 
 def dominance_verdict(transition: np.ndarray) -> str:
+    """Whether per-class small-loss selection can work on this transition matrix, in words."""
     return "diagonally dominant" if is_diagonally_dominant(transition) else "NOT diagonally dominant"
 
 
@@ -84,7 +85,7 @@ def plot_transition_matrices(matrices: Mapping[str, np.ndarray], path: str | Pat
         axis_labels: {name: (row axis label, column axis label)}.
         class_names: optional names for the ticks (only used when there are few classes).
     """
-    fig = _new_figure((4.6 * len(matrices) + 0.8, 4.4))
+    fig = new_figure((4.6 * len(matrices) + 0.8, 4.4))
     axes = fig.subplots(1, len(matrices), squeeze=False).ravel()
     image = None
     for ax, (name, matrix) in zip(axes, matrices.items()):
@@ -99,13 +100,13 @@ def plot_transition_matrices(matrices: Mapping[str, np.ndarray], path: str | Pat
         if len(matrix) <= _ANNOTATE_MAX_CLASSES:
             _annotate(ax, matrix)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="probability")
-    return _save_png(fig, path)
+    return save_png(fig, path)
 
 
 def _class_ticks(ax, num_classes: int, class_names: Optional[Sequence[str]]) -> None:
     if num_classes > _ANNOTATE_MAX_CLASSES:
         return  # matplotlib's default sparse integer ticks
-    names = [_class_title(c, class_names) if class_names else str(c) for c in range(num_classes)]
+    names = [class_title(c, class_names) if class_names else str(c) for c in range(num_classes)]
     ax.set_xticks(range(num_classes), names, rotation=90, fontsize=7)
     ax.set_yticks(range(num_classes), names, fontsize=7)
 
@@ -117,4 +118,4 @@ def _annotate(ax, matrix: np.ndarray) -> None:
                 color="black" if value > 0.6 else "white")
 
 
-__all__ = ["dominance_verdict", "plot_curve_panels", "plot_transition_matrices"]
+__all__ = ["Series", "dominance_verdict", "plot_curve_panels", "plot_transition_matrices"]

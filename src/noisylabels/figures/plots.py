@@ -1,8 +1,4 @@
-"""PNG figures for a run, drawn off-screen and written atomically.
-
-The Figure API with an explicit Agg canvas is used instead of pyplot, so plotting here never
-changes the user's backend or leaves figures open in pyplot's global registry.
-"""
+"""PNG figures of one run: loss histograms per class, selection curves over epochs, image grids."""
 from __future__ import annotations
 
 import math
@@ -11,45 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..io import atomic_path
+from .canvas import class_title, new_figure, save_png, to_numpy
 
 _CLEAN_COLOR = "tab:blue"
 _NOISY_COLOR = "tab:red"
 _MAX_COLS = 5
-_DPI = 100
-
-
-def _to_numpy(x) -> np.ndarray:
-    """Any array-like or tensor (on any device) -> numpy array."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _new_figure(figsize: tuple[float, float]) -> Figure:
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)  # attaches itself to fig; no pyplot, no global state
-    return fig
-
-
-def _save_png(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` so that ``path`` is never a half-written file."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        # The temp name ends in ".tmp", so the format cannot be inferred from the suffix.
-        fig.savefig(tmp, format="png", dpi=_DPI)
-    return path
-
-
-def _class_title(c: int, class_names: Optional[Sequence[str]]) -> str:
-    if class_names is not None and 0 <= c < len(class_names):
-        return str(class_names[c])
-    return f"class {c}"
 
 
 def plot_loss_histograms(scores, labels, true_labels, path: str | Path, *,
@@ -69,13 +33,13 @@ def plot_loss_histograms(scores, labels, true_labels, path: str | Path, *,
     Returns:
         ``path`` as a Path.
     """
-    scores = _to_numpy(scores).astype(np.float64).reshape(-1)
-    labels = _to_numpy(labels).astype(np.int64).reshape(-1)
+    scores = to_numpy(scores).astype(np.float64).reshape(-1)
+    labels = to_numpy(labels).astype(np.int64).reshape(-1)
     if labels.shape != scores.shape:
         raise ValueError(f"scores has {scores.size} entries but labels has {labels.size}")
     noisy = None
     if true_labels is not None:
-        true = _to_numpy(true_labels).astype(np.int64).reshape(-1)
+        true = to_numpy(true_labels).astype(np.int64).reshape(-1)
         if true.shape != scores.shape:
             raise ValueError(f"scores has {scores.size} entries but true_labels has {true.size}")
         noisy = labels != true
@@ -88,28 +52,13 @@ def plot_loss_histograms(scores, labels, true_labels, path: str | Path, *,
     classes = np.unique(labels)
     ncols = max(1, min(_MAX_COLS, len(classes)))
     nrows = max(1, math.ceil(len(classes) / ncols))
-    fig = _new_figure((3.2 * ncols, 2.6 * nrows + (0.4 if title else 0.0)))
+    fig = new_figure((3.2 * ncols, 2.6 * nrows + (0.4 if title else 0.0)))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
 
     for ax, c in zip(axes, classes):
         in_class = labels == c
-        s = scores[in_class]
-        # Shared edges so clean and noisy bars are directly comparable.
-        edges = np.histogram_bin_edges(s, bins=bins)
-        name = _class_title(int(c), class_names)
-        if noisy is None:
-            ax.hist(s, bins=edges, color=_CLEAN_COLOR, alpha=0.8)
-            ax.set_title(f"{name}\nn={s.size}", fontsize=9)
-        else:
-            is_noisy = noisy[in_class]
-            n_noisy = int(is_noisy.sum())
-            n_clean = s.size - n_noisy
-            ax.hist(s[~is_noisy], bins=edges, color=_CLEAN_COLOR, alpha=0.55, label="clean")
-            ax.hist(s[is_noisy], bins=edges, color=_NOISY_COLOR, alpha=0.55, label="mislabeled")
-            ax.set_title(f"{name}\n{n_clean} clean / {n_noisy} noisy", fontsize=9)
-            ax.legend(fontsize=7)
-        ax.tick_params(labelsize=7)
-
+        _class_histogram(ax, scores[in_class], noisy[in_class] if noisy is not None else None,
+                         class_title(int(c), class_names), bins)
     for ax in axes[len(classes):]:
         ax.set_visible(False)  # unused grid cells in the last row
     if len(classes) == 0:
@@ -121,10 +70,27 @@ def plot_loss_histograms(scores, labels, true_labels, path: str | Path, *,
     fig.supylabel("count", fontsize=9)
     if title:
         fig.suptitle(title)
-    return _save_png(fig, path)
+    return save_png(fig, path)
 
 
-def _curve(epochs: Sequence[Mapping], key: str) -> tuple[list, list]:
+def _class_histogram(ax, s: np.ndarray, is_noisy: Optional[np.ndarray], name: str, bins: int) -> None:
+    """One class's subplot: all its scores, or clean and mislabeled overlaid when ``is_noisy`` is known."""
+    # Shared edges so clean and noisy bars are directly comparable.
+    edges = np.histogram_bin_edges(s, bins=bins)
+    if is_noisy is None:
+        ax.hist(s, bins=edges, color=_CLEAN_COLOR, alpha=0.8)
+        ax.set_title(f"{name}\nn={s.size}", fontsize=9)
+    else:
+        n_noisy = int(is_noisy.sum())
+        n_clean = s.size - n_noisy
+        ax.hist(s[~is_noisy], bins=edges, color=_CLEAN_COLOR, alpha=0.55, label="clean")
+        ax.hist(s[is_noisy], bins=edges, color=_NOISY_COLOR, alpha=0.55, label="mislabeled")
+        ax.set_title(f"{name}\n{n_clean} clean / {n_noisy} noisy", fontsize=9)
+        ax.legend(fontsize=7)
+    ax.tick_params(labelsize=7)
+
+
+def curve(epochs: Sequence[Mapping], key: str) -> tuple[list, list]:
     """(x, y) for ``key`` over epochs, skipping epochs where it is missing, None or NaN."""
     xs, ys = [], []
     for e in epochs:
@@ -149,7 +115,7 @@ def plot_selection_curves(epochs: Sequence[Mapping], path: str | Path, *,
     Returns:
         ``path`` as a Path.
     """
-    fig = _new_figure((6.4, 4.0))
+    fig = new_figure((6.4, 4.0))
     ax = fig.subplots()
     drawn = False
     for key, label, style in [
@@ -157,7 +123,7 @@ def plot_selection_curves(epochs: Sequence[Mapping], path: str | Path, *,
         ("selection_recall", "selection recall", dict(marker="s", color="tab:orange")),
         ("test_acc", "test accuracy", dict(linestyle="--", color="tab:blue")),
     ]:
-        xs, ys = _curve(epochs, key)
+        xs, ys = curve(epochs, key)
         if xs:
             ax.plot(xs, ys, label=label, markersize=4, **style)
             drawn = True
@@ -171,18 +137,18 @@ def plot_selection_curves(epochs: Sequence[Mapping], path: str | Path, *,
         ax.text(0.5, 0.5, "no metrics recorded", ha="center", va="center", transform=ax.transAxes)
     if title:
         ax.set_title(title)
-    return _save_png(fig, path)
+    return save_png(fig, path)
 
 
 def plot_image_grid(images, titles: Sequence[str], path: str | Path, *, columns: int = 8,
                     title: Optional[str] = None) -> Path:
     """A contact sheet: images (K, C, H, W) in a grid, each with a short caption (e.g. "given 3 ->
     suggested 5"), for eyeballing suspected label errors."""
-    images = _to_numpy(images).astype(np.float32)
+    images = to_numpy(images).astype(np.float32)
     count = len(images)
     columns = max(1, min(columns, count))
     rows = max(1, math.ceil(count / columns))
-    fig = _new_figure((1.6 * columns, 1.8 * rows + (0.4 if title else 0)))
+    fig = new_figure((1.6 * columns, 1.8 * rows + (0.4 if title else 0)))
     for k in range(rows * columns):
         ax = fig.add_subplot(rows, columns, k + 1)
         ax.axis("off")
@@ -198,4 +164,7 @@ def plot_image_grid(images, titles: Sequence[str], path: str | Path, *, columns:
         ax.set_title(titles[k], fontsize=7)
     if title:
         fig.suptitle(title)
-    return _save_png(fig, path)
+    return save_png(fig, path)
+
+
+__all__ = ["curve", "plot_image_grid", "plot_loss_histograms", "plot_selection_curves"]
