@@ -55,7 +55,7 @@ def main() -> None:
     flipped = int((labels != true_labels).sum())
     print(f"digits: {len(x)} samples, {flipped} labels flipped ({NOISE_RATE:.0%} symmetric), MLP, {EPOCHS} epochs")
     print(f"{'score':<11} {'flagged':>7} {'precision':>9} {'recall':>6} {'f1':>5}")
-    for method in ("rsl", "aum", "small_loss", "confidence", "forgetting"):
+    for method in ("classwise_loss", "aum", "small_loss", "confidence", "forgetting"):
         flagged = recorder.find_label_issues(method=method)  # per-class GMM estimates how many to flag
         m = detection_metrics(flagged, labels, true_labels)
         print(f"{method:<11} {m['flagged']:>7} {m['precision']:>9.3f} {m['recall']:>6.3f} {m['f1']:>5.3f}")

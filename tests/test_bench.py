@@ -226,7 +226,8 @@ def test_a_failing_cell_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
 
 # ---------------------------------------------------------------------- --jobs and the CLI
 def test_two_jobs_give_the_same_rows_as_one(tmp_path):
-    g = grid(seeds=[0], clean_ce=False)
+    # the suite's example method is a plugin: spawned workers must load it too
+    g = grid(seeds=[0], clean_ce=False, methods=[*TINY["methods"], "prediction_average"])
     one = run_bench(g, tmp_path / "one", jobs=1)
     two = run_bench(g, tmp_path / "two", jobs=2)
     keys = ("cell", "status", "best_acc", "last_acc", "precision", "recall", "epochs")

@@ -7,8 +7,11 @@ import sys
 import pytest
 import torch
 
+from noisylabels.plugins import LOADED
+
 EPOCHS = 3
-METHOD_ARGS = {"rsl": ["stage1_epochs=1"], "coteaching": ["num_gradual=1"], "dividemix": ["warmup=1"], "ce": []}
+METHOD_ARGS = {"rsl": ["stage1_epochs=1"], "coteaching": ["num_gradual=1"], "dividemix": ["warmup=1"], "ce": [],
+               "prediction_average": []}
 
 
 def torchrun(method: str, out, *extra: str) -> subprocess.CompletedProcess:
@@ -19,6 +22,8 @@ def torchrun(method: str, out, *extra: str) -> subprocess.CompletedProcess:
             *extra]
     for option in METHOD_ARGS[method]:
         args += ["--method-arg", option]
+    for source in LOADED:  # the suite's example method, a plugin
+        args += ["--plugin", source]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
 
@@ -49,6 +54,27 @@ def test_two_processes_cover_every_sample_once_and_agree(method, tmp_path):
     assert (stats["prediction"] >= 0).all()
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert "metrics.json" in files and "checkpoint.pt" in files  # written once, by rank 0
+
+
+def test_per_sample_state_of_any_shape_merges_over_ranks(tmp_path):
+    """The example method keeps an (N, C) prediction average, as a merged method attribute and as a
+    stored value: each rank updates its own samples' rows, and every row ends up on every rank."""
+    result = torchrun("prediction_average", tmp_path / "run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = torch.load(tmp_path / "run" / "stats.pt")
+    average = stats["values"]["prob_average"]
+    n = json.loads((tmp_path / "run" / "metrics.json").read_text())["num_train"]
+    assert average.shape == (n, 10) and not torch.isnan(average).any()  # every sample's row from its rank
+    assert torch.allclose(average.sum(1), torch.ones(n), atol=1e-5)
+    label_prob = stats["values"]["label_prob"]  # computed after the merge, the same on every rank
+    assert torch.allclose(label_prob, average[torch.arange(n), stats["prediction"].new_tensor(
+        _labels(tmp_path / "run"))], atol=1e-6)
+
+
+def _labels(folder):
+    from noisylabels import rundir
+
+    return rundir.read_labels(folder)[0]
 
 
 def test_a_single_process_run_has_no_distributed_fields(tmp_path):

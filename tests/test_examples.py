@@ -12,6 +12,6 @@ def test_recorder_loop_finds_the_flipped_labels():
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     rows = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(r"^(\w+)\s+\d+\s+([\d.]+)\s+([\d.]+)", result.stdout, re.M)}
-    assert set(rows) >= {"rsl", "aum", "small_loss", "confidence", "forgetting"}
-    precision, recall = rows["rsl"]
+    assert set(rows) >= {"classwise_loss", "aum", "small_loss", "confidence", "forgetting"}
+    precision, recall = rows["classwise_loss"]
     assert precision > 0.7 and recall > 0.9  # 30% of the labels are flipped

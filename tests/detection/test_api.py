@@ -109,7 +109,7 @@ def test_run_errors_say_what_to_do(tmp_path, labels):
 
 def test_method_and_source_errors(labels):
     probs = np.full((N, 3), 1 / 3)
-    with pytest.raises(NoisyLabelsError, match="unknown method 'gmm'; choose one of: aum, auto, confident"):
+    with pytest.raises(NoisyLabelsError, match="unknown method 'gmm'; choose one of: aum, auto, classwise_loss, clean_prob, confident"):
         label_quality_scores(labels, pred_probs=probs, method="gmm")
     with pytest.raises(NoisyLabelsError, match="method 'classwise_loss' needs run=; with pred_probs= choose one of"):
         label_quality_scores(labels, pred_probs=probs, method="classwise_loss")

@@ -205,7 +205,7 @@ garbage = st.one_of(st.none(), st.integers(-2, 5), st.floats(allow_nan=True, all
                     st.lists(st.integers(-1, 4), max_size=6), st.lists(st.one_of(st.floats(-1, 2), st.just(float("nan"))), max_size=6),
                     st.lists(st.lists(st.floats(0, 1), min_size=2, max_size=2), max_size=6),
                     st.lists(st.lists(st.integers(0, 3), max_size=3), max_size=3))
-methods = st.sampled_from(["auto", "confident", "normalized_margin", "rsl", "bogus"])
+methods = st.sampled_from(["auto", "confident", "normalized_margin", "classwise_loss", "bogus"])
 filters = st.one_of(st.none(), st.sampled_from(["prune_by_noise_rate", "both", "prune"]), st.integers())
 
 

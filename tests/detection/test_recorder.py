@@ -48,7 +48,7 @@ def test_float16_storage_in_memory_and_on_disk(tmp_path):
     assert files == ["correct.npy", "loss.npy", "margin.npy", "p_given.npy"]
     disk.flush()
     assert np.array_equal(np.load(tmp_path / "hist" / "loss.npy"), memory.history("loss"), equal_nan=True)
-    for method in ("rsl", "aum", "small_loss", "confidence", "forgetting"):
+    for method in ("classwise_loss", "aum", "small_loss", "confidence", "forgetting"):
         assert np.array_equal(disk.label_quality_scores(method), memory.label_quality_scores(method), equal_nan=True)
     exact = Recorder(50, 4, dtype=torch.float32)
     train_like(exact, 3, 50, 4)
@@ -77,7 +77,7 @@ def test_capacity_and_configuration_errors(tmp_path):
         recorder.record([0], torch.zeros(1, 2), [0])
     with pytest.raises(NoisyLabelsError, match="nothing recorded yet"):
         Recorder(10, 2).aum()
-    with pytest.raises(NoisyLabelsError, match="unknown method 'cartography'; choose one of: rsl, aum"):
+    with pytest.raises(NoisyLabelsError, match="unknown method 'cartography'; choose one of: classwise_loss, aum"):
         recorder.label_quality_scores("cartography")
 
 
@@ -105,7 +105,7 @@ def test_last_write_wins_within_a_batch_and_across_batches():
 def test_unrecorded_samples_are_nan_last_and_never_flagged():
     recorder = Recorder(30, 3)
     train_like(recorder, 4, 30, 3, skip={4, 17})
-    for method in ("rsl", "aum", "small_loss", "confidence", "forgetting"):
+    for method in ("classwise_loss", "aum", "small_loss", "confidence", "forgetting"):
         quality = recorder.label_quality_scores(method)
         assert np.isnan(quality[[4, 17]]).all() and not np.isnan(np.delete(quality, [4, 17])).any()
         assert set(recorder.rank_label_issues(method)[-2:].tolist()) == {4, 17}
@@ -115,7 +115,7 @@ def test_unrecorded_samples_are_nan_last_and_never_flagged():
 def test_methods_equal_the_score_functions_on_the_histories():
     recorder = Recorder(40, 4)
     labels = train_like(recorder, 5, 40, 4)
-    assert np.allclose(recorder.label_quality_scores("rsl"), classwise_loss_score(recorder.history("loss"), labels, 4))
+    assert np.allclose(recorder.label_quality_scores("classwise_loss"), classwise_loss_score(recorder.history("loss"), labels, 4))
     assert np.array_equal(recorder.label_quality_scores("small_loss"), small_loss_score(recorder.history("loss")))
     assert np.array_equal(recorder.label_quality_scores("forgetting"), forgetting_score(recorder.history("correct")))
     p = recorder.history("p_given").astype(float)

@@ -85,8 +85,8 @@ def test_eval_recording_during_detection(tiny_config, tiny_splits):
 @pytest.mark.parametrize("options, message", [
     ({"detect_epochs": 0}, "detect_epochs must be a whole number"),
     ({"runs": 0}, "runs must be a whole number >= 1"),
-    ({"percentile": 0}, r"percentile must be a number in \(0, 100\]"),
-    ({"percentile": 101}, r"percentile must be a number in \(0, 100\]"),
+    ({"percentile": 0}, r"percentile must be in \(0, 100\], got 0"),
+    ({"percentile": 101}, r"percentile must be in \(0, 100\], got 101"),
     ({"retrain": "yes"}, "retrain must be true or false"),
     ({"detect_epochs": 5}, r"runs\*detect_epochs = 2\*5 = 10 epochs but optim.epochs is 9"),
     ({"detect_epochs": 3, "runs": 3, "retrain": True}, "retrain needs epochs after the 9 detection epochs"),

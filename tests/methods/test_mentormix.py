@@ -95,13 +95,13 @@ def test_mentornet_pd_is_cached(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("options, message", [
     ({"mentornet": "lstm"}, "unknown mentornet 'lstm'; choose one of: pd, threshold"),
-    ({"percentile": 80}, "fraction in"),
+    ({"percentile": 80}, r"percentile must be in \(0, 1\] or null, got 80"),
     ({"alpha": 0}, "alpha"),
     ({"preset": "0.5"}, "preset must be"),
     ({"burn_in": 10}, "burn_in"),
     ({"ema_decay": 1.0}, "ema_decay"),
     ({"curriculum": "self_paced"}, "only applies to mentornet=pd"),
-    ({"mentornet": "pd", "curriculum": "easy_first"}, "unknown MentorNet-PD curriculum"),
+    ({"mentornet": "pd", "curriculum": "easy_first"}, "curriculum must be one of 'self_paced', .*got 'easy_first'"),
     ({"second_reweight": "yes"}, "true or false"),
     ({"gamma": 1}, "has no option gamma"),
 ])

@@ -50,9 +50,9 @@ def test_window_options(tiny_config, tiny_splits):
     ({"stage1_epochs": 3, "average_last": 4}, "window longer than the 3 recorded"),
     ({"stage1_epochs": 3, "average_until": 5}, "window longer than the 3 recorded"),
     ({"eta": [0.1, 0.2]}, "2 noise rates for 3 classes"),
-    ({"eta": 1.2}, r"must be in \[0, 1\)"),
+    ({"eta": 1.2}, r"eta must be one of 'estimate', 'true' or in \[0, 1\) or a list .*got 1.2"),
     ({"eta": "guess"}, "eta must be"),
-    ({"estimator": "oracle"}, "unknown noise-rate estimator"),
+    ({"estimator": "oracle"}, "estimator must be one of 'gmm', 'prediction', got 'oracle'"),
 ])
 def test_bad_options(tiny_config, tiny_splits, options, message):
     with pytest.raises(NoisyLabelsError, match=message):

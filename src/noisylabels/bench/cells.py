@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .. import rundir
+from .. import plugins, rundir
 from ..config import Config
 from ..errors import NoisyLabelsError
 from ..io import atomic_write_json
@@ -58,13 +58,20 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
+def load_plugins(sources: list[str]) -> None:
+    for source in sources:
+        plugins.load_plugin(source)
+
+
 def run_cells(todo: list[Cell], jobs: int, on_done: Callable[[Cell, dict], None]) -> None:
     """Train the cells in-process (jobs 1) or in ``jobs`` spawned workers; ``on_done(cell, result)``."""
     if jobs == 1 or not todo:
         for cell in todo:
             on_done(cell, train_cell(cell.config.to_dict()))
         return
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    # spawned workers start from a fresh interpreter: they load the plugins this process loaded
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=load_plugins, initargs=(list(plugins.LOADED),))
     try:
         futures = {pool.submit(train_cell, cell.config.to_dict(), threads_per_job(jobs)): cell for cell in todo}
         for future in as_completed(futures):

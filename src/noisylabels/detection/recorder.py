@@ -7,7 +7,7 @@
             ...
             recorder.record(idx, logits, y)
         recorder.end_epoch()
-    suspects = recorder.find_label_issues(method="rsl")
+    suspects = recorder.find_label_issues(method="classwise_loss")
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from .scores import (aum_score, classwise_quality, epoch_mean, flag_per_class, f
 from .validate import check_batch, check_choice, check_history_dtype, check_positive_int
 
 QUANTITIES = ("loss", "margin", "p_given", "correct")
-METHODS = ("rsl", "aum", "small_loss", "confidence", "forgetting")
+METHODS = ("classwise_loss", "aum", "small_loss", "confidence", "forgetting")
 INITIAL_EPOCHS = 8  # in-memory capacity before the first doubling
 
 
@@ -150,12 +150,12 @@ class Recorder:
     def _labels(self) -> np.ndarray:
         return np.maximum(self.labels, 0)  # never-recorded samples have NaN scores: their label is unused
 
-    def label_quality_scores(self, method: str = "rsl") -> np.ndarray:
-        """(N,) lower = more likely mislabeled; NaN for samples never recorded. ``method``: rsl
+    def label_quality_scores(self, method: str = "classwise_loss") -> np.ndarray:
+        """(N,) lower = more likely mislabeled; NaN for samples never recorded. ``method``: classwise_loss
         (class-wise normalised epoch-mean loss), aum, small_loss (last loss), confidence (mean p_y),
         forgetting (minus forgetting events)."""
         check_choice(method, METHODS, "method")
-        if method == "rsl":
+        if method == "classwise_loss":
             return classwise_quality(self.epoch_mean_loss(), self._labels(), self.num_classes)
         if method == "aum":
             return self.aum()
@@ -165,11 +165,11 @@ class Recorder:
             return self.confidence()
         return forgetting_score(self.history("correct"))
 
-    def rank_label_issues(self, method: str = "rsl") -> np.ndarray:
+    def rank_label_issues(self, method: str = "classwise_loss") -> np.ndarray:
         """(N,) sample indices, most suspicious first (ties by index; never-recorded samples last)."""
         return rank_order(self.label_quality_scores(method))
 
-    def find_label_issues(self, method: str = "rsl", noise_rates=None) -> np.ndarray:
+    def find_label_issues(self, method: str = "classwise_loss", noise_rates=None) -> np.ndarray:
         """(N,) bool: per class, the round(rate * n) lowest-quality samples; rates given or estimated
         by a per-class 2-component GMM (see ``flag_per_class``)."""
         return flag_per_class(self.label_quality_scores(method), self._labels(), self.num_classes, noise_rates)

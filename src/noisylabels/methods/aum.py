@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ..errors import NoisyLabelsError
 from ..functional import (aum_flags, aum_threshold, assign_threshold_samples, combine_runs, logit_margin,
                           threshold_labels)
+from ..options import BOOL, POSITIVE_INT, Interval, Real
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
 
@@ -54,19 +55,12 @@ class AUM(Method):
         return options, options["runs"] * options["detect_epochs"]
 
     summed = ("margin_sum", "margin_count")  # each rank adds the margins of its own batches
+    # The paper: 2 runs, the 99th percentile. Whether the budget fits is checked in setup.
+    option_constraints = {"detect_epochs": [POSITIVE_INT, None], "runs": POSITIVE_INT,
+                          "percentile": Interval(Real, 0, 100, closed="right"), "retrain": [BOOL, None]}
 
     def __init__(self, detect_epochs: Optional[int] = None, runs: int = 2, percentile: float = 99.0,
                  retrain: Optional[bool] = None):
-        if detect_epochs is not None and (not isinstance(detect_epochs, int) or isinstance(detect_epochs, bool)
-                                          or detect_epochs < 1):
-            raise NoisyLabelsError(f"aum detect_epochs must be a whole number of epochs >= 1, got {detect_epochs!r}")
-        if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
-            raise NoisyLabelsError(f"aum runs must be a whole number >= 1 (the paper uses 2), got {runs!r}")
-        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) or not 0 < percentile <= 100:
-            raise NoisyLabelsError(f"aum percentile must be a number in (0, 100] (the paper uses 99), "
-                                   f"got {percentile!r}")
-        if retrain is not None and not isinstance(retrain, bool):
-            raise NoisyLabelsError(f"aum retrain must be true or false (or left out), got {retrain!r}")
         self.detect_epochs, self.runs, self.percentile, self.retrain = detect_epochs, runs, float(percentile), retrain
         self.current_run: Optional[int] = None  # detection run of this epoch; None while retraining
         self.measuring = False

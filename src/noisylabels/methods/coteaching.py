@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import NoisyLabelsError
 from ..functional import forget_rate_schedule, masked_mean, select_within
+from ..options import NON_NEGATIVE_INT, Choice
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
-from .small_loss import resolve_forget_rate
+from .small_loss import SCHEDULE_OPTIONS, resolve_forget_rate
 
 
 @METHODS.register("coteaching")
@@ -20,11 +20,10 @@ class CoTeaching(Method):
 
     num_networks = 2
     disagreement = False
+    option_constraints = {**SCHEDULE_OPTIONS, "predict_with": Choice("net1", "both")}
 
     def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
                  predict_with: str = "net1"):
-        if predict_with not in ("net1", "both"):
-            raise NoisyLabelsError(f"predict_with must be 'net1' or 'both', got '{predict_with}'")
         self.forget_rate, self.num_gradual, self.exponent = forget_rate, num_gradual, exponent
         self.predict_with = predict_with
         self.init_epoch = 0
@@ -66,6 +65,7 @@ class CoTeachingPlus(CoTeaching):
     disagree are candidates; a batch without disagreement updates nothing."""
 
     disagreement = True
+    option_constraints = {**CoTeaching.option_constraints, "init_epoch": NON_NEGATIVE_INT}
 
     def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
                  predict_with: str = "net1", init_epoch: int = 0):

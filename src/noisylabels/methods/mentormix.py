@@ -15,9 +15,10 @@ import torch
 from ..errors import NoisyLabelsError
 from ..functional.mentor import LossMovingAverage, mentor_mix
 from ..functional.mixmatch import soft_cross_entropy
+from ..options import BOOL, POSITIVE, Choice, Interval, Real, Type
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
-from .mentornet import CURRICULA, MENTORNETS, check_curriculum
+from .mentornet import CURRICULA, MENTORNETS
 from .semi import one_hot
 
 # The official CIFAR-10 settings per noise rate (google-research mentormix/code/
@@ -47,32 +48,22 @@ class MentorMix(Method):
     ``ema_decay`` (the loss moving average's decay, 0.5), ``curriculum`` (pd only: one of
     CURRICULA, default mentornet_pd). Trains with (soft) cross-entropy: method.loss must stay ce."""
     info = MethodInfo(quality=NAMED["mentor_weight"], selects=True, rate_option="preset")
+    # A preset may be given as a rate (0.4) or its name ("0.4"); mentornet is looked up in MENTORNETS.
+    option_constraints = {
+        "mentornet": Type(str), "preset": [Choice("auto", *PRESETS), Choice(*(float(r) for r in PRESETS))],
+        "alpha": [POSITIVE, None], "percentile": [Interval(Real, 0, 1, closed="right"), None],
+        "second_reweight": [BOOL, None], "burn_in": Interval(Real, 0, 1, closed="left"),
+        "ema_decay": Interval(Real, 0, 1, closed="left"), "curriculum": [Choice(*CURRICULA), None],
+    }
 
     def __init__(self, mentornet: str = "threshold", preset: str = "auto", alpha: Optional[float] = None,
                  percentile: Optional[float] = None, second_reweight: Optional[bool] = None, burn_in: float = 0.1,
                  ema_decay: float = 0.5, curriculum: Optional[str] = None):
         MENTORNETS.get(mentornet)  # unknown name: the error lists the known ones
         preset = str(preset)
-        if preset != "auto" and preset not in PRESETS:
-            raise NoisyLabelsError(f"mentormix preset must be 'auto' or one of {', '.join(PRESETS)} "
-                                   f"(the noise rate whose CIFAR-10 settings to use), got '{preset}'")
-        if alpha is not None and not alpha > 0:
-            raise NoisyLabelsError(f"mentormix alpha (the Beta(alpha, alpha) mixup parameter) must be > 0, got {alpha}")
-        if percentile is not None and not 0 < percentile <= 1:
-            raise NoisyLabelsError(f"mentormix percentile must be a fraction in (0, 1], got {percentile} "
-                                   f"(e.g. 0.8 for the 80th percentile)")
-        if second_reweight is not None and not isinstance(second_reweight, bool):
-            raise NoisyLabelsError(f"mentormix second_reweight must be true or false, got {second_reweight!r}")
-        if not 0 <= burn_in < 1:
-            raise NoisyLabelsError(f"mentormix burn_in is the fraction of training with all weights 1; "
-                                   f"give a value in [0, 1), got {burn_in}")
-        if not 0 <= ema_decay < 1:
-            raise NoisyLabelsError(f"mentormix ema_decay must be in [0, 1), got {ema_decay}")
-        if curriculum is not None:
-            if mentornet != "pd":
-                raise NoisyLabelsError(f"mentormix curriculum only applies to mentornet=pd "
-                                       f"(one of: {', '.join(CURRICULA)}); drop it or set mentornet=pd")
-            check_curriculum(curriculum)
+        if curriculum is not None and mentornet != "pd":
+            raise NoisyLabelsError(f"mentormix curriculum only applies to mentornet=pd "
+                                   f"(one of: {', '.join(CURRICULA)}); drop it or set mentornet=pd")
         self.mentornet, self.preset, self.burn_in, self.ema_decay = mentornet, preset, burn_in, ema_decay
         self.curriculum = curriculum or "mentornet_pd"
         self.given = {"alpha": alpha, "percentile": percentile, "second_reweight": second_reweight}

@@ -5,8 +5,13 @@ import torch
 
 from ..errors import NoisyLabelsError
 from ..functional import forget_rate_schedule, masked_mean, small_loss_mask
+from ..options import NON_NEGATIVE_INT, POSITIVE, Choice, Interval, Real
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
+
+# The forget-rate schedule's options, shared with co-teaching; None: the configured noise rate.
+SCHEDULE_OPTIONS = {"forget_rate": [Interval(Real, 0, 1, closed="left"), None], "num_gradual": NON_NEGATIVE_INT,
+                    "exponent": POSITIVE}
 
 
 def resolve_forget_rate(forget_rate, trainer, method: str) -> float:
@@ -30,11 +35,10 @@ class SmallLoss(Method):
     info = MethodInfo(quality=NAMED["small_loss"], selects=True, rate_option="forget_rate")
 
     merged = ("selected",)  # per-batch selections: each rank sets its own samples
+    option_constraints = {**SCHEDULE_OPTIONS, "per": Choice("epoch", "batch")}
 
     def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
                  per: str = "epoch"):
-        if per not in ("epoch", "batch"):
-            raise NoisyLabelsError(f"small_loss option per must be 'epoch' or 'batch', got '{per}'")
         self.forget_rate, self.num_gradual, self.exponent, self.per = forget_rate, num_gradual, exponent, per
 
     def setup(self, trainer):
