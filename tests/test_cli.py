@@ -95,6 +95,11 @@ BAD_INPUT = [
      "has no option depth"),
     ("no milestones", lambda t: train_args(write_csv(t / "d.csv"), t / "run", "--schedule", "multistep"),
      "milestones"),
+    ("forwarded option", lambda t: train_args(write_csv(t / "d.csv"), t / "run", "--method", "rsl_mixmatch",
+                                              "--method-arg", "etta=0.3"),
+     "method 'rsl_mixmatch' has no option etta; accepted: alpha, "),
+    ("option value", lambda t: train_args(write_csv(t / "d.csv"), t / "run", "--model-arg", "dropout=1.5"),
+     "model 'mlp': dropout must be in [0, 1), got 1.5"),
 ]
 
 
@@ -105,6 +110,15 @@ def test_bad_input_is_one_line_and_leaves_no_run_folder(tmp_path, capsys, name, 
     assert err.startswith("noisylabels: error:") and err.count("\n") == 1
     assert message.lower() in err.lower()
     assert not (tmp_path / "run").exists()
+
+
+def test_a_misspelled_forwarded_option_lists_the_valid_ones(tmp_path, capsys):
+    """Before: rsl_mixmatch forwarded etta to RSL unchecked, and the run ended in a TypeError traceback."""
+    code, _, err = run(train_args(write_csv(tmp_path / "d.csv"), tmp_path / "run", "--method", "rsl_mixmatch",
+                                  "--method-arg", "etta=0.3"), capsys)
+    assert code == 2 and err.count("\n") == 1
+    accepted = err.split("accepted: ")[1].strip().split(", ")
+    assert {"eta", "stage1_epochs", "alpha", "lambda_u"} <= set(accepted) and "etta" not in accepted
 
 
 def test_runs_as_a_module():

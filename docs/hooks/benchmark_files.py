@@ -19,8 +19,9 @@ def on_files(files, config):
     for pattern in PATTERNS:
         for path in sorted((root / "benchmarks").glob(pattern)):
             rel = path.relative_to(root).as_posix()
-            file = File.generated(config, f"../{rel}", abs_src_path=str(path),
-                                  inclusion=InclusionLevel.NOT_IN_NAV)
+            # CLAIMS.md is in the nav; the results tables are reached through links only.
+            inclusion = InclusionLevel.INCLUDED if rel == "benchmarks/CLAIMS.md" else InclusionLevel.NOT_IN_NAV
+            file = File.generated(config, f"../{rel}", abs_src_path=str(path), inclusion=inclusion)
             if path.suffix == ".md":  # a page: benchmarks/x/results/index.html
                 stem = rel[:-len(".md")]
                 file.dest_uri = f"{stem}/index.html" if config["use_directory_urls"] else f"{stem}.html"

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from noisylabels.losses import LOSSES, create_loss
+from noisylabels.errors import NoisyLabelsError
+from noisylabels.losses import LOSSES, Loss, create_loss
+from noisylabels.losses import base as loss_base
 
 # Non-default settings whose numerics differ from the defaults (tempered softmax, tiny q, ...).
 VARIANTS = [
@@ -51,3 +53,27 @@ def test_finite_for_equal_logits(name, options):
     assert torch.isfinite(out).all() and torch.allclose(out, out[0].expand(4))  # every label looks the same
     out.sum().backward()
     assert torch.isfinite(logits.grad).all()
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_every_loss_shares_the_base_class_and_its_hooks(name):
+    assert issubclass(LOSSES.get(name), Loss) and LOSSES.get(name).name == name
+    loss = create_loss(name)
+    loss.set_epoch(0)  # the engine calls both hooks on every loss
+    assert loss.grad_clip is None or loss.grad_clip > 0
+
+
+@pytest.mark.parametrize("name", [*LOSSES.names(), "ce+sr", "polysoft+sr"])
+def test_a_bad_pair_is_one_line_naming_the_loss(name):
+    with pytest.raises(NoisyLabelsError) as error:
+        create_loss(name)(torch.zeros(3, 4), torch.tensor([0, 1, 4]))
+    loss = "sr" if name.endswith("+sr") else name
+    assert str(error.value) == f"{loss}: labels must be class indices 0..3, got 4"
+
+
+def test_a_wrapper_checks_the_pair_once(monkeypatch):
+    calls = []
+    check = loss_base.check_logits_labels
+    monkeypatch.setattr(loss_base, "check_logits_labels", lambda *args: calls.append(args[0]) or check(*args))
+    create_loss("gce+sr")(torch.randn(5, 3), torch.tensor([0, 1, 2, 0, 1]))
+    assert calls == ["sr"]

@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -80,3 +83,15 @@ def test_published_lambda_u():
 def test_bad_options(tiny_config, tiny_splits, options, message):
     with pytest.raises(NoisyLabelsError, match=message):
         make(tiny_config, tiny_splits, epochs=3, **options)
+
+
+@pytest.mark.parametrize("loss", ["gce", "ce+sr"])
+def test_other_losses_are_refused_before_training(tiny_config, tiny_splits, loss):
+    """Before: method.loss was silently ignored (every DivideMix loss is cross-entropy)."""
+    config = tiny_config.replace(method={"name": "dividemix", "loss": loss}, optim={"epochs": 3},
+                                 noise={"type": "symmetric", "rate": 0.4})
+    message = re.escape(f"would ignore method.loss={loss}; leave method.loss at ce")
+    with pytest.raises(NoisyLabelsError, match=message) as error:
+        Trainer(config, tiny_splits)
+    assert "\n" not in str(error.value)
+    assert not Path(tiny_config.run.out).exists()  # refused before any file is written

@@ -46,7 +46,7 @@ class SparseRegularization(Loss):
     def __init__(self, base: str = "ce", base_options: Optional[dict] = None, preset: str = "cifar10",
                  tau: Optional[float] = None, p: Optional[float] = None, lam: Optional[float] = None,
                  rho: Optional[float] = None, freq: Optional[int] = None, normalize: Optional[bool] = None,
-                 grad_clip: float = 5.0):
+                 grad_clip: Optional[float] = 5.0):
         super().__init__()
         if base == "sr" or base.endswith("+sr"):
             raise NoisyLabelsError("sr wraps a plain loss; use e.g. base=ce, not another sr")
