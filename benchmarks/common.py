@@ -76,5 +76,5 @@ def add_common_args(parser) -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     # The papers' protocol for MNIST-like data trains without augmentation; with crop + flip and
-    # a short cosine schedule plain CE barely memorises the noise (see README).
+    # a short cosine schedule plain CE barely memorises the noise (see docs/bench.md).
     parser.add_argument("--augment", default="none", help="none (the papers' MNIST protocol) or auto")

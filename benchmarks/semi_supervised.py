@@ -3,7 +3,7 @@ Fashion-MNIST, symmetric and pair 40% noise, with `ce` on the clean labels as th
 
 Every method gets the same epoch budget. `rsl` and `rsl_mixmatch` spend the first half on stage
 one; `dividemix` warms up for 10% of it. The views of the two MixMatch methods are flips
-(`--views`); crops slow this small network down too much for a 20-epoch budget (see README).
+(`--views`); crops slow this small network down too much for a 20-epoch budget (see docs/bench.md).
 Epoch times are medians over the method's main stage, as a ratio to `ce` in the same run.
 
     python benchmarks/semi_supervised.py --subset 20000 --epochs 20 --augment none --views flip

@@ -8,7 +8,7 @@ import torch
 
 from noisylabels import Config, NoisyLabelsError, Trainer
 from noisylabels.config import OptimConfig
-from noisylabels.engine import lr_multiplier
+from noisylabels.optim import lr_multiplier
 
 
 def test_fit_writes_a_complete_run_folder(tiny_config, tiny_splits):

@@ -22,7 +22,7 @@ NOISY = {"type": "symmetric", "rate": 0.4}
 CLEAN = {"type": "none", "rate": 0.0}
 
 # (run name, method section, noise section). The second run is the best so far by the benchmarks
-# (README): the highest last accuracy averaged over symmetric and pair 40% noise.
+# (docs/bench.md): the highest last accuracy averaged over symmetric and pair 40% noise.
 BEST = {"name": "ce", "loss": "gce+sr", "loss_options": {"q": 0.01, "preset": "mnist_gce"}}
 DEMO_RUNS = [
     ("ce-noisy", {"name": "ce"}, NOISY),
