@@ -78,7 +78,7 @@ def test_valid_configs_round_trip_through_saved_yaml(raw):
 def as_assignment_value(value) -> str:
     """How a user would type ``value`` after ``--set key=``: one line of YAML."""
     text = yaml.safe_dump(value, default_flow_style=True, width=math.inf, allow_unicode=True)
-    return text.removesuffix("\n...\n").strip()
+    return text.removesuffix("\n...\n").strip(" \n")  # str.strip() would also eat a no-break space
 
 
 @FAST
