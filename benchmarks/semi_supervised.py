@@ -22,8 +22,9 @@ from noisylabels import Trainer
 def variants(views: str) -> list[tuple[str, dict]]:
     return [
         ("ce", {"method": {"name": "ce"}}),
-        ("rsl", {"method": {"name": "rsl"}}),
-        ("rsl_mixmatch", {"method": {"name": "rsl_mixmatch", "options": {"augment": views}}}),
+        # eta=estimate: the setting the published tables were measured with (auto would take noise.rate).
+        ("rsl", {"method": {"name": "rsl", "options": {"eta": "estimate"}}}),
+        ("rsl_mixmatch", {"method": {"name": "rsl_mixmatch", "options": {"augment": views, "eta": "estimate"}}}),
         ("dividemix", {"method": {"name": "dividemix", "options": {"augment": views}}}),
     ]
 

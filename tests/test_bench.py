@@ -138,8 +138,12 @@ def test_bench_writes_rows_csv_and_markdown(finished):
     assert len(rows) == 2 * 1 * 2 + 2 and all(r["status"] == "complete" for r in rows)
     table = read_csv(out)
     assert list(table[0]) == CSV_COLUMNS and [r["cell"] for r in table] == [r["cell"] for r in rows]
+    assert CSV_COLUMNS.index("selected_acc") < CSV_COLUMNS.index("best_acc") < CSV_COLUMNS.index("last_acc")
     for row in table:
         assert row["epochs"] == "2" and float(row["best_acc"]) >= float(row["last_acc"]) > 0
+        # the default noisy validation split picks the epoch; best_acc is the test-set oracle
+        assert float(row["best_acc"]) >= float(row["selected_acc"]) > 0
+        assert abs(float(row["selected_acc"]) - metrics_of(out, row["cell"])["selected_test_acc"]) < 1e-5
         assert row["run_dir"] == f"cells/{row['cell']}" and (out / row["run_dir"] / "checkpoint.pt").is_file()
         if row["method"] == "ce":  # every ce cell is its own reference, the clean ones included
             assert float(row["epoch_ratio"]) == 1.0
@@ -149,7 +153,10 @@ def test_bench_writes_rows_csv_and_markdown(finished):
         assert all(bool(row[k]) == selects for k in ("precision", "recall", "f1"))
     md = (out / "results.md").read_text()
     assert "| method | symmetric 40% |" in md and "**" in md and "±" in md
-    assert md.count("| ce (clean labels) |") == 2 and "--jobs 1" in md and "Command: `noisylabels bench" in md
+    # Selected, then last, then the oracle, labelled as such.
+    heads = [md.index(h) for h in ("Selected test accuracy", "Last-epoch test accuracy", "Oracle best (test)")]
+    assert heads == sorted(heads) and md.count("| method | symmetric 40% |") == 3
+    assert md.count("| ce (clean labels) |") == 3 and "--jobs 1" in md and "Command: `noisylabels bench" in md
     assert yaml.safe_load((out / "grid.yaml").read_text())["name"] == "tiny"
 
 
@@ -194,8 +201,8 @@ def test_interrupted_cell_is_resumed_and_matches_an_uninterrupted_run(finished, 
     # Resuming on CPU ends where the uninterrupted run of the same cell ended.
     reference = {r["cell"]: r for r in finished[1]}
     for row in rows:
-        assert (row["best_acc"], row["last_acc"]) == (reference[row["cell"]]["best_acc"],
-                                                      reference[row["cell"]]["last_acc"])
+        assert [row[k] for k in ("selected_acc", "best_acc", "last_acc")] == [
+            reference[row["cell"]][k] for k in ("selected_acc", "best_acc", "last_acc")]
 
 
 def test_unusable_checkpoint_restarts_the_cell(tmp_path, capsys):
@@ -230,7 +237,7 @@ def test_two_jobs_give_the_same_rows_as_one(tmp_path):
     g = grid(seeds=[0], clean_ce=False, methods=[*TINY["methods"], "prediction_average"])
     one = run_bench(g, tmp_path / "one", jobs=1)
     two = run_bench(g, tmp_path / "two", jobs=2)
-    keys = ("cell", "status", "best_acc", "last_acc", "precision", "recall", "epochs")
+    keys = ("cell", "status", "selected_acc", "best_acc", "last_acc", "precision", "recall", "epochs")
     assert [[r[k] for k in keys] for r in two] == [[r[k] for k in keys] for r in one]
 
 
@@ -244,7 +251,8 @@ def test_cli_runs_a_grid_and_reports_a_bad_one_in_one_line(tmp_path, capsys):
     path = write_grid(tmp_path, grid(methods=["ce"], seeds=[0]))
     assert main(["bench", str(path), "--out", str(tmp_path / "out")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("[1/2] digits-symmetric0.4-ce-s0: best") and lines[1].startswith("[2/2]")
+    assert lines[0].startswith("[1/2] digits-symmetric0.4-ce-s0: selected") and lines[1].startswith("[2/2]")
+    assert "oracle best" in lines[0]
     assert (tmp_path / "out" / "grid.yaml").read_text() == path.read_text()
 
     bad = write_grid(tmp_path, grid(methods=["cee"]))

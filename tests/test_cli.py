@@ -35,7 +35,7 @@ def train_args(data, out, *extra):
 def test_train_from_flags_writes_results(tmp_path, capsys):
     code, out, _ = run(train_args(write_csv(tmp_path / "d.csv"), tmp_path / "run",
                                   "--noise", "symmetric", "--noise-rate", "0.2", "--model-arg", "hidden_sizes=[16]"), capsys)
-    assert code == 0 and "best test acc" in out
+    assert code == 0 and "done: selected test acc" in out and "oracle best test acc" in out
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["status"] == "complete" and metrics["noise"] == "symmetric" and len(metrics["epochs"]) == 2
 

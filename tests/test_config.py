@@ -28,6 +28,13 @@ def test_bad_values_name_the_key(raw, message):
         Config.from_dict(raw)
 
 
+def test_validation_split_is_on_by_default_and_val_noisy_is_gone():
+    assert Config().data.val_fraction == 0.1
+    for value in (True, False):  # an old config (or run folder) that still sets it: one line to fix it
+        with pytest.raises(NoisyLabelsError, match="data.val_noisy was removed.*drop data.val_noisy"):
+            Config.from_dict({"data": {"val_noisy": value}})
+
+
 def test_overrides_parse_yaml_values():
     raw = apply_overrides({}, ["optim.lr=0.2", "optim.milestones=[1, 2]", "method.options.q=0.7"])
     assert raw == {"optim": {"lr": 0.2, "milestones": [1, 2]}, "method": {"options": {"q": 0.7}}}

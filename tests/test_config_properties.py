@@ -28,7 +28,7 @@ positive = st.floats(1e-8, 1e3)
 SECTION_VALUES = {
     "data": {"name": names, "path": st.one_of(st.none(), names), "options": options,
              "subset": st.one_of(st.none(), st.integers(1, 10**6)), "test_subset": st.one_of(st.none(), st.integers(1, 10**6)),
-             "val_fraction": fractions, "val_noisy": st.booleans(), "test_fraction": st.floats(0.01, 0.99),
+             "val_fraction": fractions, "test_fraction": st.floats(0.01, 0.99),
              "augment": st.sampled_from(["auto", "none", "flip", "crop", "crop_flip"])},
     "noise": {"type": names, "rate": st.floats(0, 1), "options": options},
     "model": {"name": names, "options": options},

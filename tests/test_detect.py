@@ -55,6 +55,11 @@ def test_aum_detection_splits_the_budget_into_two_runs():
     assert trained.method.options == {"runs": 2, "detect_epochs": 4, "retrain": False}
 
 
+def test_detection_trains_on_every_sample_without_a_validation_split():
+    config = Config.from_dict({"data": {"val_fraction": 0.2}})
+    assert all(training_config(config, d).data.val_fraction == 0 for d in ("aum", "small_loss", "rsl"))
+
+
 @pytest.mark.parametrize("args, message", [
     (["--method", "cleanlab"], "unknown detector 'cleanlab'"),
     (["--method", "confident", "--run", "x"], "needs cross-validated probabilities"),

@@ -8,7 +8,6 @@ import torch
 
 from noisylabels import Config, NoisyLabelsError, Trainer
 from noisylabels.config import OptimConfig
-from noisylabels.optim import lr_multiplier
 
 
 def test_fit_writes_a_complete_run_folder(tiny_config, tiny_splits):
@@ -21,7 +20,14 @@ def test_fit_writes_a_complete_run_folder(tiny_config, tiny_splits):
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics)) and saved["status"] == "complete"
     assert len(saved["epochs"]) == 6 and saved["last_test_acc"] == saved["epochs"][-1]["test_acc"]
-    assert saved["best_test_acc"] == max(e["test_acc"] for e in saved["epochs"])
+    assert saved["best_test_acc"] == max(e["test_acc"] for e in saved["epochs"])  # the oracle
+    # By default 10% of the training pool is a validation split with the noisy labels; it selects the epoch.
+    n = saved["num_train"]
+    assert saved["num_val"] + n == 240 and abs(saved["num_val"] - 24) <= 2
+    vals = [e["val_acc"] for e in saved["epochs"]]
+    assert saved["selected_epoch"] == vals.index(max(vals)) + 1 and saved["best_val_acc"] == max(vals)
+    assert saved["selected_test_acc"] == saved["epochs"][saved["selected_epoch"] - 1]["test_acc"]
+    assert saved["selection_rule"] == "best noisy-validation accuracy" and "val_clean_acc" in saved["epochs"][0]
     # Clean test data stays learnable under 40% symmetric noise on separable blobs.
     assert saved["best_test_acc"] > 0.8
     for key in ("train_loss", "train_acc", "time", "train_time", "lr", "clean_loss", "noisy_loss", "memorized"):
@@ -31,9 +37,9 @@ def test_fit_writes_a_complete_run_folder(tiny_config, tiny_splits):
     noise = json.loads((out / "noise.json").read_text())
     assert abs(noise["actual_rate"] - 0.4) < 0.12
     rows = list(csv.DictReader(open(out / "samples.csv")))
-    assert len(rows) == 240 and {"index", "label", "true_label", "mean_loss", "last_loss",
+    assert len(rows) == n and {"index", "label", "true_label", "mean_loss", "last_loss",
                                  "mean_margin", "prediction"} <= set(rows[0])
-    assert sum(r["label"] != r["true_label"] for r in rows) == round(noise["actual_rate"] * 240)
+    assert sum(r["label"] != r["true_label"] for r in rows) == round(noise["actual_rate"] * n)
 
 
 def test_same_seed_same_run(tiny_config, tiny_splits, tmp_path):
@@ -55,8 +61,23 @@ def test_eval_recording_matches_a_fresh_forward_pass(tiny_config, tiny_splits):
 def test_validation_split_is_reported(tiny_config, tiny_splits):
     config = tiny_config.replace(data={"val_fraction": 0.25}, noise={"type": "pair", "rate": 0.3})
     metrics = Trainer(config, tiny_splits).fit()
-    assert metrics["num_val"] == 60 and metrics["num_train"] == 180
-    assert 0 <= metrics["epochs"][0]["val_acc"] <= 1  # clean validation labels: no clean_acc column
+    assert metrics["num_val"] + metrics["num_train"] == 240 and abs(metrics["num_val"] - 60) <= 2
+    assert 0 <= metrics["epochs"][0]["val_acc"] <= 1 and 0 <= metrics["epochs"][0]["val_clean_acc"] <= 1
+    keys = ["selected_epoch", "selected_test_acc", "best_val_acc", "selection_rule", "last_test_acc",
+            "best_test_acc", "best_epoch"]
+    assert [k for k in metrics if k in keys] == keys  # selected and last before the oracle
+
+
+def test_without_a_validation_split_nothing_is_selected(tiny_config, tiny_splits):
+    metrics = Trainer(tiny_config.replace(data={"val_fraction": 0}), tiny_splits).fit()
+    assert metrics["num_val"] == 0 and metrics["num_train"] == 240 and "val_acc" not in metrics["epochs"][0]
+    assert metrics["selected_epoch"] is metrics["selected_test_acc"] is metrics["selection_rule"] is None
+    assert metrics["best_test_acc"] is not None
+
+
+def test_clean_labels_are_selected_on_plain_validation_accuracy(tiny_config, tiny_splits):
+    metrics = Trainer(tiny_config, tiny_splits).fit()  # noise none: the user's labels as they are
+    assert metrics["selection_rule"] == "best validation accuracy" and metrics["selected_epoch"] in (1, 2)
 
 
 def test_existing_run_folder_needs_overwrite(tiny_config, tiny_splits):
@@ -84,23 +105,6 @@ def test_bad_input_leaves_no_run_folder(tiny_config, tiny_splits):
     with pytest.raises(NoisyLabelsError, match="unknown method 'magic'"):
         Trainer(tiny_config.replace(method={"name": "magic"}), tiny_splits)
     assert not (tiny_config.run.out and __import__("pathlib").Path(tiny_config.run.out).exists())
-
-
-@pytest.mark.parametrize("schedule, at_end", [("cosine", 0.0), ("constant", 1.0), ("onecycle", 0.0)])
-def test_schedules(schedule, at_end):
-    optim = OptimConfig(schedule=schedule, epochs=10)
-    assert math.isclose(lr_multiplier(optim, 10.0), at_end, abs_tol=1e-9)
-    if schedule == "onecycle":
-        assert math.isclose(lr_multiplier(optim, 3.0), 1.0) and lr_multiplier(optim, 0.01) < 0.01
-
-
-def test_multistep_warmup_and_restart():
-    optim = OptimConfig(schedule="multistep", milestones=[2, 4], gamma=0.1, epochs=6, warmup_epochs=1)
-    assert math.isclose(lr_multiplier(optim, 0.5), 0.5) and math.isclose(lr_multiplier(optim, 1.0), 1.0)
-    assert math.isclose(lr_multiplier(optim, 2.0), 0.1) and math.isclose(lr_multiplier(optim, 4.0), 0.01)
-    cosine = OptimConfig(schedule="cosine", epochs=10)
-    # A network restarted at epoch 4 runs the cosine over the 6 epochs left.
-    assert math.isclose(lr_multiplier(cosine, 4.0, start=4), 1.0) and math.isclose(lr_multiplier(cosine, 7.0, start=4), 0.5)
 
 
 def test_devices():

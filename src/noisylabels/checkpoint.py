@@ -31,6 +31,7 @@ def checkpoint_state(trainer) -> dict:
         "optim_configs": [dataclasses.asdict(o) for o in trainer.optim_configs],
         "optimizers": [o.state_dict() for o in trainer.optimizers],
         "schedule_start": trainer.schedule_start,
+        "schedule_end": trainer.schedule_end,
         "loader": {"indices": trainer.loader.indices, "weights": trainer.loader.weights},
         "method": trainer.method.state_dict(),
         "stats": trainer.stats.state_dict(),
@@ -51,6 +52,7 @@ def restore(trainer, state: dict) -> None:
         trainer.optimizers[net].load_state_dict(state["optimizers"][net])
         trainer.ddp[net] = trainer.wrap(trainer.models[net])
     trainer.schedule_start = list(state["schedule_start"])
+    trainer.schedule_end = list(state["schedule_end"])
     trainer.loader.indices, trainer.loader.weights = state["loader"]["indices"], state["loader"]["weights"]
     trainer.method.load_state_dict(state["method"])
     trainer.stats.load_state_dict(state["stats"])

@@ -39,7 +39,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--data-path", help="data folder or file (else $NOISYLABELS_DATA, then the system location)")
     g.add_argument("--subset", type=int, help="train on this many samples (stratified), for quick runs")
     g.add_argument("--test-subset", type=int, help="evaluate on this many test samples")
-    g.add_argument("--val-fraction", type=float, help="stratified validation hold-out from the training split")
+    g.add_argument("--val-fraction", type=float, help="noisy validation hold-out for model selection "
+                   "(default 0.1; 0: none)")
     g.add_argument("--augment", help="auto | none | flip | crop | crop_flip")
     g.add_argument("--data-arg", action="append", default=[], metavar="K=V", help="loader option")
     g = parser.add_argument_group("noise")
@@ -106,9 +107,18 @@ def cmd_train(args) -> int:
 
         shutdown()
     if trainer.is_main:  # under torchrun, one report
-        print(f"done: best test acc {metrics['best_test_acc']:.4f} (epoch {metrics['best_epoch']}), "
-              f"last {metrics['last_test_acc']:.4f}; results in {trainer.out}")
+        print(f"{done_line(metrics)}; results in {trainer.out}")
     return 0
+
+
+def done_line(metrics: dict) -> str:
+    """Selected (when there is a validation split) and last test accuracy first; the oracle labelled."""
+    head = "done: "
+    if metrics.get("selected_test_acc") is not None:
+        head += (f"selected test acc {metrics['selected_test_acc']:.4f} (epoch {metrics['selected_epoch']}, "
+                 f"{metrics['selection_rule']}), ")
+    return head + (f"last test acc {metrics['last_test_acc']:.4f}, oracle best test acc "
+                   f"{metrics['best_test_acc']:.4f} (epoch {metrics['best_epoch']})")
 
 
 def cmd_detect(args) -> int:

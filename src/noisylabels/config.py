@@ -18,8 +18,9 @@ class DataConfig:
     options: dict = field(default_factory=dict)  # loader options, e.g. label_column for csv
     subset: Optional[int] = None  # keep this many training samples (stratified), for quick runs
     test_subset: Optional[int] = None  # likewise for the test split
-    val_fraction: float = 0.0  # stratified hold-out from the training split
-    val_noisy: bool = False  # apply the label noise to the validation split too
+    # Stratified hold-out from the training pool for model selection, with the labels as the user has
+    # them (noisy); 0 turns it off.
+    val_fraction: float = 0.1
     test_fraction: float = 0.2  # held out from training when the source has no test split
     augment: str = "auto"  # auto | none | flip | crop | crop_flip
     # Training features stay on disk and worker processes read the batches (arrays from a folder
@@ -89,6 +90,8 @@ SECTIONS = {"data": DataConfig, "noise": NoiseConfig, "model": ModelConfig, "opt
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "multistep", "onecycle")
 RECORD_MODES = ("train", "eval")
+REMOVED_VAL_NOISY = ("data.val_noisy was removed: the validation split now always has the training labels as "
+                     "you have them (noisy with label noise); drop data.val_noisy from the config")
 
 
 @dataclass
@@ -115,6 +118,8 @@ class Config:
             values = raw.get(name) or {}
             if not isinstance(values, dict):
                 raise NoisyLabelsError(f"config section '{name}' must be a mapping, got {values!r}")
+            if name == "data" and "val_noisy" in values:
+                raise NoisyLabelsError(REMOVED_VAL_NOISY)
             known = {f.name for f in dataclasses.fields(section_cls)}
             bad = set(values) - known
             if bad:
@@ -161,7 +166,7 @@ class Config:
             (_number(self.noise.rate) and 0 <= self.noise.rate <= 1, f"noise.rate must be in [0, 1], got {self.noise.rate!r}"),
         ]
         flags = [("run", k) for k in ("amp", "channels_last", "overwrite", "checkpoint", "plots", "progress",
-                                        "tensorboard")] + [("optim", "nesterov"), ("data", "val_noisy")]
+                                        "tensorboard")] + [("optim", "nesterov")]
         checks += [(isinstance(getattr(getattr(self, sec), key), bool),
                     f"{sec}.{key} must be true or false, got {getattr(getattr(self, sec), key)!r}") for sec, key in flags]
         options = [("data", "options"), ("noise", "options"), ("model", "options"), ("method", "options"),
@@ -218,7 +223,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise NoisyLabelsError(f"expected key=value, got '{text}'")
     try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else None
+        return key.strip(), yaml.safe_load(value) if value.strip(" \t\r\n") else None  # YAML whitespace only
     except yaml.YAMLError as e:
         raise NoisyLabelsError(f"{key.strip()}: the value '{value}' is not valid YAML ({str(e).splitlines()[0]}); "
                                "quote strings, close brackets") from None

@@ -47,19 +47,24 @@ def check_detector(name: str) -> str:
 
 
 def training_config(config: Config, detector: str) -> Config:
-    """The config of the training run the detector reads (user method options are kept)."""
+    """The config of the training run the detector reads (user method options are kept). It holds out
+    no validation split: detection scores every training sample and selects no epoch."""
+    data = {"val_fraction": 0.0}
     if detector in RECIPES:
-        return config.replace(method={"name": "ce", "options": dict(config.method.options)})
+        return config.replace(method={"name": "ce", "options": dict(config.method.options)}, data=data)
     options, epochs = METHODS.get(detector).for_detection(dict(config.method.options), config.optim.epochs)
-    return config.replace(method={"name": detector, "options": options}, optim={"epochs": epochs})
+    return config.replace(method={"name": detector, "options": options}, optim={"epochs": epochs}, data=data)
 
 
-def cross_validated_probs(config: Config, folds: int) -> tuple[np.ndarray, object, float, list[dict]]:
-    """Out-of-sample softmax probabilities from ``folds`` ``ce`` trainings, each on the other folds."""
+def cross_validated_probs(config: Config, folds: int, splits: Optional[Splits] = None
+                          ) -> tuple[np.ndarray, object, float, list[dict]]:
+    """Out-of-sample softmax probabilities from ``folds`` ``ce`` trainings, each on the other folds
+    (of ``splits`` when given: e.g. labels you hold, with ``noise: none``)."""
     from .data.prepare import prepare_data
 
     config.validate()
-    data = prepare_data(config)  # the noisy labels, fixed once for every fold
+    # The noisy labels, fixed once for every fold; every training sample is scored, none held out.
+    data = prepare_data(config.replace(data={"val_fraction": 0.0}), splits)
     train, test = data.train, data.test
     labels = train.labels.numpy()
     probs = np.zeros((len(labels), train.num_classes))
@@ -79,8 +84,9 @@ def cross_validated_probs(config: Config, folds: int) -> tuple[np.ndarray, objec
 
 
 def detect(config: Config, detector: str, run: Optional[str] = None, folds: int = 2,
-           contact_sheet: bool = False) -> dict:
-    """Run the detector; write ``label_issues.csv`` and ``detection.json`` into the run folder."""
+           contact_sheet: bool = False, splits: Optional[Splits] = None) -> dict:
+    """Run the detector; write ``label_issues.csv`` and ``detection.json`` into the run folder.
+    ``splits``: in-memory data to train on instead of the config's data set."""
     check_detector(detector)
     start = time.perf_counter()
     if detector == "confident":
@@ -91,14 +97,14 @@ def detect(config: Config, detector: str, run: Optional[str] = None, folds: int 
             raise NoisyLabelsError(f"--folds must be at least 2 for cross-validation, got {folds}")
         folder = Path(config.run.out or "runs/detect-confident")
         config = config.replace(run={"out": str(folder)}, method={"name": "ce", "options": {}})
-        probs, data, _, _ = cross_validated_probs(config, folds)
+        probs, data, _, _ = cross_validated_probs(config, folds, splits)
         labels, truth, images, trainings = _labels(data.train) + (data.train.x, folds)
         quality = label_quality_scores(labels, pred_probs=probs)
         mask = find_label_issues(labels, pred_probs=probs)
         suggested = probs.argmax(1)
     else:
         if run is None:  # train with recording first
-            trainer = Trainer(training_config(config, detector))
+            trainer = Trainer(training_config(config, detector), splits)
             trainer.fit()
             folder = trainer.out
             labels, truth, images, trainings = _labels(trainer.data.train) + (trainer.data.train.x, 1)

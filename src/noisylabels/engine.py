@@ -31,6 +31,7 @@ from .diagnostics import selection_report
 from .errors import NoisyLabelsError
 from .losses import create_loss
 from .methods import METHODS
+from .model_selection import selection_metrics
 from .models import create_model
 from .optim import make_optimizer, set_learning_rate
 from .stats import SampleStats
@@ -115,7 +116,9 @@ class Trainer:
         self.ddp = [self.wrap(m) for m in self.models]  # DistributedDataParallel views (None: one process)
         self.optim_configs = [config.optim] * len(self.models)  # a method may restart a network with another
         self.optimizers = [make_optimizer(m.parameters(), config.optim) for m in self.models]
-        self.schedule_start = [0] * len(self.models)  # epoch each network's schedule (re)started
+        # The epochs each network's learning-rate schedule runs over: [start, end), see set_schedule.
+        self.schedule_start = [0] * len(self.models)
+        self.schedule_end = [config.optim.epochs] * len(self.models)
         self.stats = SampleStats(len(train), config.optim.epochs, self.device, memmap_dir=self._stats_memmap_dir())
         self.epoch = 0
         self.history: list[dict] = []
@@ -155,7 +158,14 @@ class Trainer:
         self.model_outputs[net] = num_outputs or self.num_classes
         self.optim_configs[net] = optim or cfg.optim
         self.optimizers[net] = make_optimizer(self.models[net].parameters(), self.optim_configs[net])
-        self.schedule_start[net] = self.epoch
+        self.set_schedule(net, self.epoch, self.config.optim.epochs)
+
+    def set_schedule(self, net: int, start: int, end: int) -> None:
+        """Run network ``net``'s learning-rate schedule over epochs [start, end): the whole schedule
+        compressed into that window, e.g. a stage that must end annealed (RSL's stage one)."""
+        if not 0 <= start < end:
+            raise NoisyLabelsError(f"a schedule needs 0 <= start < end, got [{start}, {end})")
+        self.schedule_start[net], self.schedule_end[net] = start, end
 
     def wrap(self, model: torch.nn.Module):
         """The DistributedDataParallel wrapper of ``model`` (None in a single process)."""
@@ -300,7 +310,8 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_(m.parameters(), grad_clip)
             progress = epoch + (step + 1) / num_steps
             for net, opt in enumerate(self.optimizers):
-                set_learning_rate(opt, self.optim_configs[net], progress, self.schedule_start[net])
+                set_learning_rate(opt, self.optim_configs[net], progress, self.schedule_start[net],
+                                  self.schedule_end[net])
                 opt.step()  # a network that got no gradient this step is left unchanged
             self.method.after_step(self)
             self._emit("after_step")
@@ -349,9 +360,11 @@ class Trainer:
             "num_train": len(train), "num_test": len(self.data.test),
             "num_val": 0 if self.data.val is None else len(self.data.val),
             "device": str(self.device),
+            # What to report: the validation-selected epoch and the last; best_* is the test-set oracle.
+            **selection_metrics(self.history, self.data.val),
+            "last_test_acc": accs[-1] if accs else None,
             "best_test_acc": accs[best] if accs else None,
             "best_epoch": best + 1 if accs else None,
-            "last_test_acc": accs[-1] if accs else None,
             "total_time": sum(row["time"] for row in self.history),
             "report": self.method.report(self),
             "epochs": self.history,

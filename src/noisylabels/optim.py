@@ -6,12 +6,15 @@ import math
 import torch
 
 
-def lr_multiplier(optim, progress: float, start: float = 0.0) -> float:
+def lr_multiplier(optim, progress: float, start: float = 0.0, end: float | None = None) -> float:
     """The schedule's multiple of the base learning rate after ``progress`` epochs (fractional).
 
-    A network restarted at epoch ``start`` runs the schedule over the remaining epochs.
+    A schedule over the window [``start``, ``end``) (default: to the end of the budget) is the
+    configured schedule compressed into it: a network restarted at ``start``, or a stage that must
+    end annealed at ``end``. Multistep milestones scale with the window; warm-up epochs do not.
     """
-    total = optim.epochs - start
+    end = optim.epochs if end is None else end
+    total = end - start
     progress = progress - start
     if optim.schedule == "onecycle":  # linear up over the first 30%, linear down to 0
         peak = 0.3 * total
@@ -20,7 +23,8 @@ def lr_multiplier(optim, progress: float, start: float = 0.0) -> float:
     if optim.schedule == "cosine":
         return warm * 0.5 * (1 + math.cos(math.pi * min(progress, total) / total))
     if optim.schedule == "multistep":
-        return warm * optim.gamma ** sum(progress + start >= m for m in optim.milestones)
+        scale = total / optim.epochs
+        return warm * optim.gamma ** sum(progress >= m * scale for m in optim.milestones)
     return warm
 
 
@@ -32,9 +36,10 @@ def make_optimizer(params, optim) -> torch.optim.Optimizer:
     return cls(params, lr=optim.lr, weight_decay=optim.weight_decay)
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer, optim, progress: float, start: float = 0.0) -> float:
+def set_learning_rate(optimizer: torch.optim.Optimizer, optim, progress: float, start: float = 0.0,
+                      end: float | None = None) -> float:
     """Set every parameter group's learning rate to the schedule's value at ``progress``; returns it."""
-    lr = optim.lr * lr_multiplier(optim, progress, start)
+    lr = optim.lr * lr_multiplier(optim, progress, start, end)
     for group in optimizer.param_groups:
         group["lr"] = lr
     return lr

@@ -224,5 +224,8 @@ def test_a_streamed_image_list_trains_with_augmentation(tmp_path):
         data={"name": "image_list", "options": {"size": 8}, "augment": "crop_flip", "test_fraction": 0.25},
         optim={"epochs": 1, "batch_size": 8})
     trainer = Trainer(config)
-    assert trainer.train_x.shape == (18, 3, 8, 8) and isinstance(trainer.data.test.x, StreamedFeatures)
-    assert trainer.fit()["status"] == "complete"
+    # 24 images: 6 for the test split, then 10% of the rest (rounded per noisy class) for validation
+    assert len(trainer.train_x) + len(trainer.data.val) == 18 and trainer.train_x.shape[1:] == (3, 8, 8)
+    assert isinstance(trainer.data.test.x, StreamedFeatures) and isinstance(trainer.data.val.x, StreamedFeatures)
+    metrics = trainer.fit()
+    assert metrics["status"] == "complete" and metrics["selected_epoch"] == 1

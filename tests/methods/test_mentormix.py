@@ -27,7 +27,7 @@ def test_burn_in_trusts_every_sample(tiny_config, tiny_splits):
     trainer = Trainer(mentormix(tiny_config, burn_in=0.5), tiny_splits)
     metrics = trainer.fit()
     first, second = metrics["epochs"]
-    assert first["burn_in"] and first["mentor_weight_mean"] == 1.0 and first["selection_size"] == 240
+    assert first["burn_in"] and first["mentor_weight_mean"] == 1.0 and first["selection_size"] == len(trainer.train_y)
     assert not second["burn_in"] and second["mentor_weight_mean"] < 1.0
     assert 0.0 <= second["selection_precision"] <= 1.0 and "selection_recall" in second
 
@@ -48,8 +48,7 @@ def test_weights_follow_the_moving_average_after_burn_in(tiny_config, tiny_split
 @pytest.mark.parametrize("rate, preset", [(0.1, "0.2"), (0.2, "0.2"), (0.35, "0.4"), (0.5, "0.4"),
                                           (0.6, "0.6"), (0.75, "0.8"), (0.9, "0.8")])
 def test_preset_follows_the_noise_rate(rate, preset):
-    assert preset_for("symmetric", rate) == preset
-    assert preset_for("none", 0.0) == "0.2"
+    assert preset_for(rate) == preset
 
 
 def test_preset_settings_and_overrides(tiny_config, tiny_splits):
@@ -58,7 +57,8 @@ def test_preset_settings_and_overrides(tiny_config, tiny_splits):
     method = Trainer(mentormix(tiny_config, rate=0.8, preset="0.4", alpha=1.5), tiny_splits).method
     assert (method.alpha, method.percentile, method.second_reweight) == (1.5, 0.6, False)
     method = Trainer(tiny_config.replace(method={"name": "mentormix"}), tiny_splits).method  # no noise
-    assert method.preset_used == "0.2" and method.percentile == 0.8
+    assert method.preset_used == "0.2" and method.percentile == 0.8  # until the estimate after burn-in
+    assert method.rate_source == "estimate"
 
 
 def test_second_reweight_weights_the_mixed_losses(tiny_config, tiny_splits):

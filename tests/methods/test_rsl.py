@@ -30,7 +30,8 @@ def test_selection_follows_the_official_rule(tiny_config, tiny_splits):
 
 
 def test_report_puts_estimates_next_to_the_truth(tiny_config, tiny_splits):
-    report = make(tiny_config, tiny_splits, epochs=3, stage1_epochs=3).fit()["report"]  # selection only
+    trainer = make(tiny_config, tiny_splits, epochs=3, stage1_epochs=3, eta="estimate")  # selection only
+    report = trainer.fit()["report"]
     assert report["eta_source"] == "estimated" and len(report["eta_estimated"]) == len(report["eta_true"]) == 3
     assert report["eta_abs_error"] < 0.2
     premise = report["premise"]
@@ -50,7 +51,7 @@ def test_window_options(tiny_config, tiny_splits):
     ({"stage1_epochs": 3, "average_last": 4}, "window longer than the 3 recorded"),
     ({"stage1_epochs": 3, "average_until": 5}, "window longer than the 3 recorded"),
     ({"eta": [0.1, 0.2]}, "2 noise rates for 3 classes"),
-    ({"eta": 1.2}, r"eta must be one of 'estimate', 'true' or in \[0, 1\) or a list .*got 1.2"),
+    ({"eta": 1.2}, r"eta must be one of 'auto', 'estimate', 'true' or in \[0, 1\) or a list .*got 1.2"),
     ({"eta": "guess"}, "eta must be"),
     ({"estimator": "oracle"}, "estimator must be one of 'gmm', 'prediction', got 'oracle'"),
 ])

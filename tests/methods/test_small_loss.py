@@ -14,7 +14,7 @@ def test_epoch_selection_ranks_the_previous_epochs_loss(tiny_config, tiny_splits
     assert method.schedule == [0.0, 0.4, 0.4, 0.4]
     assert torch.equal(method.selected, small_loss_mask(trainer.stats.loss[2], 0.6))
     last = metrics["epochs"][-1]
-    assert last["selection_size"] == int(0.6 * 240) and last["selection_precision"] > 0.8
+    assert last["selection_size"] == int(0.6 * len(trainer.train_y)) and last["selection_precision"] > 0.8
     assert len(last["selection_precision_per_class"]) == 3
 
 
@@ -29,8 +29,8 @@ def test_batch_selection_trains_on_the_kept_samples_only(tiny_config, tiny_split
     assert torch.equal(trainer.method.selected[batch.idx], kept)
 
 
-def test_needs_a_forget_rate_without_synthetic_noise(tiny_config, tiny_splits):
-    with pytest.raises(NoisyLabelsError, match="needs forget_rate"):
-        Trainer(tiny_config.replace(method={"name": "small_loss"}), tiny_splits)
+def test_estimates_the_forget_rate_without_synthetic_noise(tiny_config, tiny_splits):
+    method = Trainer(tiny_config.replace(method={"name": "small_loss"}), tiny_splits).method  # noise none
+    assert method.rate_source == "estimate" and method.schedule == [0.0, 0.0]  # until epoch 1's estimate
     with pytest.raises(NoisyLabelsError, match="per must be"):
         Trainer(tiny_config.replace(method={"name": "small_loss", "options": {"per": "step"}}), tiny_splits)

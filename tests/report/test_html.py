@@ -2,6 +2,7 @@
 down to a headless Chromium rendering the page with every figure decoded."""
 import base64
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -124,6 +125,11 @@ def test_run_report(run_page):
     assert_page_inlines(run_page, run / "report", RUN_FIGURES | {"selection.png"})
     text = run_page.read_text()
     assert "<td>rsl</td>" in text and "<td>symmetric 0.3</td>" in text
+    # Selected (default noisy validation split) and last lead; the oracle is labelled.
+    heads = [bare(text).index(f"<th>{h}</th>") for h in ("selected test acc", "last test acc", "oracle best (test)")]
+    assert heads == sorted(heads)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert f"<td>{metrics['selected_test_acc']:.4f} (epoch {metrics['selected_epoch']})</td>" in bare(text)
 
 
 def test_cli_report_without_selection_and_with_out(runs, tmp_path, capsys):
@@ -153,7 +159,10 @@ def test_bench_report(bench_page):
     assert_page_inlines(bench_page, bench / "report",
                         {"accuracy.png", "selection.png"} | {prefix + name for name in RUN_FIGURES - {"accuracy.png"}})
     text = bench_page.read_text()
-    assert "symmetric 0.3: rsl, seed 0 (sym0.3-rsl-s0)" in text  # best mean best_acc, first seed
+    assert "symmetric 0.3: rsl, seed 0 (sym0.3-rsl-s0)" in text  # best mean last_acc (no selected_acc), first seed
+    # An older results.csv without selected_acc still loads: its selected column shows "-".
+    assert "<th>mean selected test acc</th><th>mean last test acc</th><th>mean oracle best (test)</th>" in bare(text)
+    assert "<td>symmetric 0.3</td><td>ce</td><td>1</td><td>-</td><td>0.5000</td><td>0.5000</td>" in bare(text)
     assert "1 of 3 cells are not complete" in text
     assert "<th>method</th><th>symmetric 0.3</th>" in bare(text) and "<td><strong>0.90</strong></td>" in bare(text)
 

@@ -1,4 +1,5 @@
-"""From a config to the splits a run trains on: load, hold out, subsample, apply label noise."""
+"""From a config to the splits a run trains on: load, hold out the test split, subsample, apply label
+noise, hold out the (noisy) validation split."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,21 +39,30 @@ def prepare_data(config: Config, splits: Optional[Splits] = None) -> PreparedDat
         train = train.subset(stratified_subset(train.labels.numpy(), d.subset, seed))
     if d.test_subset:
         test = test.subset(stratified_subset(test.labels.numpy(), d.test_subset, seed))
-    val = None
-    if d.val_fraction > 0:
-        kept, held = stratified_split(train.labels.numpy(), d.val_fraction, seed)
-        train, val = train.subset(kept), train.subset(held)
-
+    # Noise first, hold-out second: the validation labels are the noisy labels a user would hold,
+    # and a file of noisy labels matches the whole training pool.
     transition = None
     if noise.type != "none":
         train, transition = _apply_noise(train, config, seed)
-        if val is not None and d.val_noisy:
-            val, _ = _apply_noise(val, config, seed + 1)
+    val = None
+    if d.val_fraction > 0:
+        train, val = _hold_out(train, d.val_fraction, seed)
     summary = {}
     if train.true_labels is not None:
         summary = noise_summary(train.true_labels.numpy(), train.labels.numpy(), train.num_classes, transition)
         summary["type"], summary["requested_rate"] = noise.type, noise.rate
     return PreparedData(train, test, val, summary, transition)
+
+
+def _hold_out(train: LabeledData, fraction: float, seed: int) -> tuple[LabeledData, LabeledData]:
+    """(train, val), stratified on the observed labels; the true labels go along when known."""
+    try:
+        kept, held = stratified_split(train.labels.numpy(), fraction, seed)
+    except NoisyLabelsError:
+        raise NoisyLabelsError(f"data.val_fraction {fraction} of {len(train)} training samples leaves the "
+                               "validation split or the training split empty; change it, or set "
+                               "data.val_fraction: 0 to train without a validation split") from None
+    return train.subset(kept), train.subset(held)
 
 
 def _apply_noise(split: LabeledData, config: Config, seed: int) -> tuple[LabeledData, np.ndarray]:

@@ -24,6 +24,21 @@ def gmm_noise_rates(scores: torch.Tensor, labels: torch.Tensor, num_classes: int
     return rates
 
 
+def class_weighted_rate(rates: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
+    """One rate for the data set: per-class rates (C,) averaged with each observed class's size as
+    its weight, i.e. the expected fraction of wrong labels if class c has rate rates[c]."""
+    check_labels("class_weighted_rate", labels, num_classes)
+    sizes = torch.bincount(labels.cpu(), minlength=num_classes).double()
+    return float((torch.as_tensor(rates, dtype=torch.float64).cpu() * sizes).sum() / sizes.sum().clamp_min(1))
+
+
+def global_noise_rate(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
+    """The data set's noise rate from per-sample scores (the mean recorded loss so far): per observed
+    class the high-loss mass of a 2-component GMM (``gmm_noise_rates``, RSL's estimator), combined
+    weighted by class size. The estimator behind every method's ``auto`` rate without synthetic noise."""
+    return class_weighted_rate(gmm_noise_rates(scores, labels, num_classes), labels, num_classes)
+
+
 def prediction_noise_rates(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(C,) per observed class: the fraction of its samples the model predicts as another class."""
     check_labels("prediction_noise_rates", labels, num_classes)

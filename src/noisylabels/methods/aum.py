@@ -25,6 +25,7 @@ from ..functional import (aum_flags, aum_threshold, assign_threshold_samples, co
 from ..options import BOOL, POSITIVE_INT, Interval, Real
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
+from .rates import estimate_rate
 
 # The threshold draw gets its own random stream: a generator seeded with the bare run seed would
 # repeat the loader's first shuffle, making the threshold set the first batches of epoch one.
@@ -181,6 +182,16 @@ class AUM(Method):
         total = torch.where(real, self.aum[:done], torch.zeros_like(self.aum[:done])).sum(0)
         return total / real.sum(0)  # NaN for a sample that was a threshold sample in every run
 
+    def _rate_estimate(self, trainer) -> float:
+        """AUM takes no rate; for the report, the shared estimator on each sample's mean loss over the
+        detection runs in which it was a real sample (a threshold sample's observed label was not
+        its training label)."""
+        runs = [trainer.stats.mean_loss(list(range(r * self.detect_epochs, (r + 1) * self.detect_epochs)))
+                for r in range(self.runs)]
+        real = ~self.is_threshold
+        losses = torch.where(real, torch.stack(runs), torch.zeros_like(self.aum)).sum(0)
+        return estimate_rate(trainer, scores=losses / real.sum(0))
+
     def _finish_detection(self, trainer) -> dict:
         removed = combine_runs(list(self.flags), list(self.is_threshold))
         self.kept = ~removed
@@ -188,7 +199,8 @@ class AUM(Method):
         trainer.stats.set_value("flagged", idx, removed.float())
         run_number = torch.arange(1, self.runs + 1, device=removed.device)[:, None]
         trainer.stats.set_value("threshold_run", idx, (self.is_threshold * run_number).sum(0))
-        self.removal = {"removed": int(removed.sum()), "kept": int(self.kept.sum())}
+        self.removal = {"removed": int(removed.sum()), "kept": int(self.kept.sum()),
+                        "noise_rate_estimate": self._rate_estimate(trainer)}
         mislabeled = self._mislabeled(trainer)
         if mislabeled is not None:
             self.removal.update(detection_scores(removed, mislabeled, "removed"))

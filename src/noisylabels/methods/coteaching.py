@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import torch
 
-from ..functional import forget_rate_schedule, masked_mean, select_within
+from ..functional import masked_mean, select_within
 from ..options import NON_NEGATIVE_INT, Choice
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
-from .small_loss import SCHEDULE_OPTIONS, resolve_forget_rate
+from .rates import AUTO
+from .small_loss import SCHEDULE_OPTIONS, ForgetRateSchedule
 
 
 @METHODS.register("coteaching")
-class CoTeaching(Method):
+class CoTeaching(ForgetRateSchedule, Method):
     """Each batch, each network picks its (1 - forget rate) smallest-loss samples and the *other*
     network trains on them. ``predict_with``: "net1" or "both" (mean of the two softmaxes)."""
     info = MethodInfo(quality=NAMED["small_loss"], selects=True, rate_option="forget_rate")
@@ -22,18 +23,18 @@ class CoTeaching(Method):
     disagreement = False
     option_constraints = {**SCHEDULE_OPTIONS, "predict_with": Choice("net1", "both")}
 
-    def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
+    def __init__(self, forget_rate: float | str = AUTO, num_gradual: int = 10, exponent: float = 1.0,
                  predict_with: str = "net1"):
         self.forget_rate, self.num_gradual, self.exponent = forget_rate, num_gradual, exponent
         self.predict_with = predict_with
         self.init_epoch = 0
 
     def setup(self, trainer):
-        rate = resolve_forget_rate(self.forget_rate, trainer, trainer.config.method.name)
-        self.schedule = forget_rate_schedule(rate, trainer.config.optim.epochs, self.num_gradual, self.exponent)
+        self.init_schedule(trainer)
         self.selected = torch.zeros(len(trainer.train_y), dtype=torch.bool, device=trainer.device)
 
     def on_epoch_start(self, trainer, epoch):
+        self.update_schedule(trainer, epoch)
         self.selected.zero_()
 
     def training_step(self, trainer, batch):
@@ -50,7 +51,7 @@ class CoTeaching(Method):
         return StepOutput(loss, losses1, logits1)
 
     def on_epoch_end(self, trainer, epoch):
-        return {"forget_rate": self.schedule[epoch], **trainer.selection_metrics(self.selected)}
+        return {**self.schedule_metrics(epoch), **trainer.selection_metrics(self.selected)}
 
     def predict(self, trainer, x):
         if self.predict_with == "net1":
@@ -67,7 +68,7 @@ class CoTeachingPlus(CoTeaching):
     disagreement = True
     option_constraints = {**CoTeaching.option_constraints, "init_epoch": NON_NEGATIVE_INT}
 
-    def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
+    def __init__(self, forget_rate: float | str = AUTO, num_gradual: int = 10, exponent: float = 1.0,
                  predict_with: str = "net1", init_epoch: int = 0):
         super().__init__(forget_rate, num_gradual, exponent, predict_with)
         self.init_epoch = init_epoch

@@ -23,6 +23,7 @@ from ..functional.mixmatch import guess_labels, linear_rampup, refine_labels, un
 from ..options import NON_NEGATIVE, POSITIVE, POSITIVE_INT, Choice, Interval, Real, Type
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
+from .rates import AUTO, RATELESS_NOISE, estimate_rate, rate_report
 from .semi import Chain, LabeledUnlabeledEpoch, MixBatch, mixmatch_losses, one_hot
 
 ASYMMETRIC_NOISE = ("asymmetric", "pair")
@@ -30,7 +31,8 @@ ASYMMETRIC_NOISE = ("asymmetric", "pair")
 
 def published_lambda_u(noise_type: str, rate: float, num_classes: int) -> float:
     """lambda_u from the paper's per-noise-level settings (CIFAR-10 for <= 10 classes, else
-    CIFAR-100); 25 when the noise is unknown."""
+    CIFAR-100); 25 for a noise type the paper has no row for. An estimated rate is looked up as
+    symmetric noise."""
     if noise_type in ASYMMETRIC_NOISE:
         return 0.0
     if noise_type not in ("symmetric", "uniform"):
@@ -54,7 +56,8 @@ def eval_mode(model: torch.nn.Module):
 class DivideMix(Method):
     """Options: ``warmup`` epochs of CE (default 10% of the budget, at least 1; the paper: 10 of 300
     on CIFAR-10), ``p_threshold`` (0.5), ``temperature`` (0.5), ``alpha`` (4), ``lambda_u`` ("auto":
-    the paper's value for the noise type and rate), ``rampup_epochs`` (16, after warm-up),
+    the paper's value for the configured noise type and rate; without synthetic noise, for the rate
+    estimated at the first division), ``rampup_epochs`` (16, after warm-up),
     ``confidence_penalty`` ("auto": on for asymmetric and pair noise), ``augment`` (the views)."""
     info = MethodInfo(quality=NAMED["clean_prob"], selects=True, rate_option="lambda_u")
 
@@ -62,17 +65,20 @@ class DivideMix(Method):
     # warmup's upper bound depends on the epoch budget: checked in setup.
     option_constraints = {
         "warmup": [POSITIVE_INT, None], "p_threshold": Interval(Real, 0, 1, closed="neither"),
-        "temperature": POSITIVE, "alpha": POSITIVE, "lambda_u": [Choice("auto"), NON_NEGATIVE],
+        "temperature": POSITIVE, "alpha": POSITIVE, "lambda_u": [Choice(AUTO), NON_NEGATIVE],
         "rampup_epochs": NON_NEGATIVE, "confidence_penalty": Choice("auto", True, False), "augment": Type(str),
     }
 
     def __init__(self, warmup: Optional[int] = None, p_threshold: float = 0.5, temperature: float = 0.5,
-                 alpha: float = 4.0, lambda_u: Union[str, float] = "auto", rampup_epochs: float = 16,
+                 alpha: float = 4.0, lambda_u: Union[str, float] = AUTO, rampup_epochs: float = 16,
                  confidence_penalty: Union[str, bool] = "auto", augment: str = "auto"):
         self.warmup, self.p_threshold, self.temperature, self.alpha = warmup, p_threshold, temperature, alpha
         self.lambda_u, self.rampup_epochs, self.penalty = lambda_u, rampup_epochs, confidence_penalty
         self.augment_name = augment
         self.clean_prob: list[Optional[torch.Tensor]] = [None, None]
+        self.rate_used: Optional[float] = None
+        self.rate_estimate: Optional[float] = None
+        self.rate_source = "given"
 
     def setup(self, trainer):
         cfg = trainer.config
@@ -85,7 +91,10 @@ class DivideMix(Method):
             raise NoisyLabelsError(f"dividemix warmup must be in [1, {epochs - 1}] for a budget of {epochs} epochs, "
                                    f"got {self.warmup}")
         self.augment = view_augment(self.augment_name, trainer.data.train.in_shape)
-        if self.lambda_u == "auto":
+        if self.lambda_u == AUTO:
+            self.rate_source = "estimate" if cfg.noise.type in RATELESS_NOISE else "config"
+        if self.rate_source == "config":  # the paper's table is keyed on the configured r itself
+            self.rate_used = float(cfg.noise.rate)
             self.lambda_u = published_lambda_u(cfg.noise.type, cfg.noise.rate, trainer.num_classes)
         if self.penalty == "auto":
             self.penalty = cfg.noise.type in ASYMMETRIC_NOISE
@@ -106,6 +115,9 @@ class DivideMix(Method):
     def on_epoch_start(self, trainer, epoch):
         if epoch >= self.warmup:
             self.divide(trainer, epoch)
+            if self.lambda_u == AUTO:  # first division, no stated rate: lambda_u from the estimate
+                self.rate_estimate = self.rate_used = estimate_rate(trainer, list(range(epoch + 1)))
+                self.lambda_u = published_lambda_u("symmetric", self.rate_estimate, trainer.num_classes)
 
     def batches(self, trainer, epoch):
         if epoch < self.warmup:
@@ -155,6 +167,8 @@ class DivideMix(Method):
             return {"stage": "warmup"}
         # Network 1's division is "the selection" (stored per sample); network 2's, overall only.
         metrics = {"stage": "mixmatch", **trainer.selection_metrics(self.clean_prob[0] > self.p_threshold)}
+        if epoch == self.warmup and self.rate_estimate is not None:
+            metrics["noise_rate_estimate"] = self.rate_estimate
         if trainer.true_y is not None:
             net2 = selection_report(self.clean_prob[1] > self.p_threshold, trainer.train_y, trainer.true_y,
                                     trainer.num_classes)
@@ -166,6 +180,7 @@ class DivideMix(Method):
         return trainer.forward(0, x) + trainer.forward(1, x)
 
     def report(self, trainer):
-        return {"warmup": self.warmup, "lambda_u": self.lambda_u, "confidence_penalty": self.penalty,
-                "p_threshold": self.p_threshold}
+        lambda_u = None if self.lambda_u == AUTO else self.lambda_u  # AUTO: not divided yet
+        return {"warmup": self.warmup, "lambda_u": lambda_u, "confidence_penalty": self.penalty,
+                "p_threshold": self.p_threshold, **rate_report(self.rate_used, self.rate_source, self.rate_estimate)}
 

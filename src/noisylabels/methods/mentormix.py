@@ -18,6 +18,7 @@ from ..functional.mixmatch import soft_cross_entropy
 from ..options import BOOL, POSITIVE, Choice, Interval, Real, Type
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
+from .rates import AUTO, RATELESS_NOISE, estimate_rate, rate_report
 from .mentornet import CURRICULA, MENTORNETS
 from .semi import one_hot
 
@@ -31,11 +32,11 @@ PRESETS = {
 }
 
 
-def preset_for(noise_type: str, noise_rate: float) -> str:
-    """The preset row nearest the configured noise rate (ties: the lower rate); "0.2" without
-    synthetic noise."""
-    if noise_type == "none":
-        return "0.2"
+BURN_IN_PRESET = "0.2"  # preset=auto without a stated rate: the row in force until the estimate
+
+
+def preset_for(noise_rate: float) -> str:
+    """The preset row nearest a noise rate, configured or estimated (ties: the lower rate)."""
     return min(PRESETS, key=lambda row: (abs(float(row) - noise_rate), float(row)))
 
 
@@ -43,20 +44,21 @@ def preset_for(noise_type: str, noise_rate: float) -> str:
 class MentorMix(Method):
     """Options: ``mentornet`` (threshold | pd), ``preset`` (auto | 0.2 | 0.4 | 0.6 | 0.8: the official
     CIFAR-10 alpha / percentile / second_reweight for that noise rate; auto picks the row nearest
-    noise.rate), ``alpha``, ``percentile`` (a fraction in (0, 1]), ``second_reweight`` (each
+    noise.rate, or without synthetic noise the row nearest the rate estimated at the end of burn-in,
+    training with the 0.2 row until then), ``alpha``, ``percentile`` (a fraction in (0, 1]), ``second_reweight`` (each
     overrides the preset), ``burn_in`` (fraction of training with every weight forced to 1, 0.1),
     ``ema_decay`` (the loss moving average's decay, 0.5), ``curriculum`` (pd only: one of
     CURRICULA, default mentornet_pd). Trains with (soft) cross-entropy: method.loss must stay ce."""
     info = MethodInfo(quality=NAMED["mentor_weight"], selects=True, rate_option="preset")
     # A preset may be given as a rate (0.4) or its name ("0.4"); mentornet is looked up in MENTORNETS.
     option_constraints = {
-        "mentornet": Type(str), "preset": [Choice("auto", *PRESETS), Choice(*(float(r) for r in PRESETS))],
+        "mentornet": Type(str), "preset": [Choice(AUTO, *PRESETS), Choice(*(float(r) for r in PRESETS))],
         "alpha": [POSITIVE, None], "percentile": [Interval(Real, 0, 1, closed="right"), None],
         "second_reweight": [BOOL, None], "burn_in": Interval(Real, 0, 1, closed="left"),
         "ema_decay": Interval(Real, 0, 1, closed="left"), "curriculum": [Choice(*CURRICULA), None],
     }
 
-    def __init__(self, mentornet: str = "threshold", preset: str = "auto", alpha: Optional[float] = None,
+    def __init__(self, mentornet: str = "threshold", preset: str = AUTO, alpha: Optional[float] = None,
                  percentile: Optional[float] = None, second_reweight: Optional[bool] = None, burn_in: float = 0.1,
                  ema_decay: float = 0.5, curriculum: Optional[str] = None):
         MENTORNETS.get(mentornet)  # unknown name: the error lists the known ones
@@ -68,21 +70,44 @@ class MentorMix(Method):
         self.curriculum = curriculum or "mentornet_pd"
         self.given = {"alpha": alpha, "percentile": percentile, "second_reweight": second_reweight}
         self.step, self.num_steps, self.last_burn_in = 0, 1, True
+        self.rate_used: Optional[float] = None
+        self.rate_estimate: Optional[float] = None
+        self.rate_epoch: Optional[int] = None
 
     def setup(self, trainer):
         if trainer.config.method.loss != "ce":  # the mixed targets are soft: only CE is defined on them here
             raise NoisyLabelsError(f"mentormix trains with cross-entropy on mixed soft targets and would ignore "
                                    f"method.loss={trainer.config.method.loss}; leave method.loss at ce")
         noise, self.device = trainer.config.noise, trainer.device
-        self.preset_used = preset_for(noise.type, noise.rate) if self.preset == "auto" else self.preset
-        settings = {k: (v if self.given[k] is None else self.given[k]) for k, v in PRESETS[self.preset_used].items()}
-        self.alpha, self.percentile = float(settings["alpha"]), float(settings["percentile"])
-        self.second_reweight = bool(settings["second_reweight"])
+        self.rate_source = "given" if self.preset != AUTO else "estimate" if noise.type in RATELESS_NOISE else "config"
+        if self.rate_source == "estimate" and self.burn_in == 0:
+            raise NoisyLabelsError("mentormix preset=auto without synthetic noise estimates the noise rate at the end "
+                                   "of burn-in, and burn_in=0 leaves nothing to estimate from; set burn_in > 0 or "
+                                   "give preset (0.2, 0.4, 0.6 or 0.8)")
+        if self.rate_source == "config":  # the presets are keyed on the configured rate itself
+            self.rate_used = float(noise.rate)
+        self.use_preset(preset_for(self.rate_used) if self.rate_source == "config" else
+                        BURN_IN_PRESET if self.rate_source == "estimate" else self.preset)
         options = {"curriculum": self.curriculum} if self.mentornet == "pd" else {}
         self.mentor = MENTORNETS.build(self.mentornet, **options).to(trainer.device)
         # Two averages, as in the official code: one over clean-batch losses, one over mixed losses.
         self.average = LossMovingAverage(self.percentile, self.ema_decay)
         self.mixed_average = LossMovingAverage(self.percentile, self.ema_decay)
+
+    def use_preset(self, preset: str) -> None:
+        """Take a preset row's settings, except those given explicitly."""
+        self.preset_used = preset
+        settings = {k: (v if self.given[k] is None else self.given[k]) for k, v in PRESETS[preset].items()}
+        self.alpha, self.percentile = float(settings["alpha"]), float(settings["percentile"])
+        self.second_reweight = bool(settings["second_reweight"])
+
+    def choose_preset(self, trainer) -> None:
+        """At the first step after burn-in, without a stated rate: the row nearest the estimate from
+        the (clean-batch CE) losses recorded so far."""
+        self.rate_estimate = self.rate_used = estimate_rate(trainer, list(range(trainer.epoch + 1)))
+        self.rate_epoch = trainer.epoch
+        self.use_preset(preset_for(self.rate_estimate))
+        self.average.percentile = self.mixed_average.percentile = self.percentile
 
     def progress(self, trainer) -> float:
         """Fraction of training done at this step, in [0, 1)."""
@@ -105,6 +130,8 @@ class MentorMix(Method):
         progress = self.progress(trainer)
         self.step += 1
         self.last_burn_in = self.in_burn_in(progress)
+        if self.rate_source == "estimate" and self.rate_estimate is None and not self.last_burn_in:
+            self.choose_preset(trainer)
         with torch.no_grad():  # the clean batch only sets the weights (and feeds the store)
             logits = trainer.forward(0, batch.x)
             losses = torch.nn.functional.cross_entropy(logits, batch.y, reduction="none")
@@ -129,6 +156,8 @@ class MentorMix(Method):
             "loss_moving_average": None if self.average.value is None else float(self.average.value),
             "burn_in": self.last_burn_in,  # the epoch's last step still trusted every sample
         }
+        if epoch == self.rate_epoch:  # the estimate is logged in the epoch it was made
+            metrics["noise_rate_estimate"] = self.rate_estimate
         # "Selected" = trusted (v >= 0.5): precision / recall against the truth when it is known.
         return {**metrics, **trainer.selection_metrics(weights.nan_to_num(0.0) >= 0.5)}
 
@@ -136,5 +165,6 @@ class MentorMix(Method):
         """The settings in force (after the preset), for metrics.json."""
         return {"preset": self.preset_used, "alpha": self.alpha, "percentile": self.percentile,
                 "second_reweight": self.second_reweight, "mentornet": self.mentornet,
-                "curriculum": self.curriculum if self.mentornet == "pd" else None, "burn_in": self.burn_in}
+                "curriculum": self.curriculum if self.mentornet == "pd" else None, "burn_in": self.burn_in,
+                **rate_report(self.rate_used, self.rate_source, self.rate_estimate)}
 

@@ -16,23 +16,26 @@ import torch
 
 from ..diagnostics import small_loss_premise
 from ..errors import NoisyLabelsError
-from ..functional import RSL_KAPPA, classwise_select, estimate_noise_rates, rsl_keep_counts, rsl_weights
+from ..functional import (RSL_KAPPA, class_weighted_rate, classwise_select, estimate_noise_rates, rsl_keep_counts,
+                          rsl_weights)
 from ..functional.noise_rates import ESTIMATORS
 from ..options import BOOL, NON_NEGATIVE, POSITIVE_INT, Choice, Interval, ListOf, Real
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
+from .rates import AUTO, rate_report, stated_rate
 
 RATE = Interval(Real, 0, 1, closed="left")  # a noise rate
 
 
 @METHODS.register("rsl")
 class RSL(Method):
-    """Options: ``eta`` = "estimate" (default), "true" (the known per-class rates), one rate or a list
+    """Options: ``eta`` = "auto" (default: the configured rate for every class under synthetic noise,
+    else the estimate), "estimate" (always), "true" (the known per-class rates), one rate or a list
     of C rates; ``estimator`` = gmm | prediction; ``average_last`` k / ``average_until`` epoch e: the
     window of stage-one epochs averaged (default: all of them)."""
     # Ranges that depend on the epoch budget are checked in setup.
     option_constraints = {
-        "stage1_epochs": [POSITIVE_INT, None], "eta": [Choice("estimate", "true"), RATE, ListOf(RATE)],
+        "stage1_epochs": [POSITIVE_INT, None], "eta": [Choice(AUTO, "estimate", "true"), RATE, ListOf(RATE)],
         "estimator": Choice(*ESTIMATORS), "b": Interval(Real, 0, 1, closed="left"), "kappa": NON_NEGATIVE,
         "average_last": [POSITIVE_INT, None], "average_until": [POSITIVE_INT, None], "weighted": BOOL,
         "restart": BOOL,
@@ -44,7 +47,7 @@ class RSL(Method):
         """Selection only: stage one (the averaged losses) is the whole budget."""
         return {"stage1_epochs": epochs, **options}, epochs
 
-    def __init__(self, stage1_epochs: Optional[int] = None, eta: Union[str, float, list] = "estimate",
+    def __init__(self, stage1_epochs: Optional[int] = None, eta: Union[str, float, list] = AUTO,
                  estimator: str = "gmm", b: float = 0.2, kappa: float = RSL_KAPPA,
                  average_last: Optional[int] = None, average_until: Optional[int] = None,
                  weighted: bool = True, restart: bool = True):
@@ -71,7 +74,13 @@ class RSL(Method):
                                    "samples; RSL ranks within each class, so every class needs samples")
 
     def _given_eta(self, trainer, classes: int) -> Optional[torch.Tensor]:
-        if self.eta == "estimate":
+        """The per-class rates to select with, None: the estimate; sets ``rate_source``."""
+        named = isinstance(self.eta, str)
+        self.rate_source = {AUTO: "config", "true": "truth"}.get(self.eta, "estimate") if named else "given"
+        if self.eta == AUTO and (rate := stated_rate(trainer)) is not None:  # as the official code
+            return torch.full((classes,), rate, dtype=torch.float64)
+        if named and self.eta in (AUTO, "estimate"):
+            self.rate_source = "estimate"
             return None
         if self.eta == "true":
             if "per_observed_class_rate" not in trainer.data.noise:
@@ -98,7 +107,9 @@ class RSL(Method):
         counts = rsl_keep_counts(torch.bincount(labels, minlength=classes).cpu(), eta, self.b)
         selected = classwise_select(scores, labels, counts)
         self.scores, self.estimated, self.eta_used, self.counts = scores, estimated, eta, counts
-        return {"eta_estimated_mean": estimated.mean().item(), **trainer.selection_metrics(selected)}, selected
+        rate = round(class_weighted_rate(estimated, labels, classes), 6)  # the global estimate
+        return {"eta_estimated_mean": estimated.mean().item(), "noise_rate_estimate": rate,
+                **trainer.selection_metrics(selected)}, selected
 
     def on_epoch_start(self, trainer, epoch):
         if epoch == self.stage1_epochs:  # stage two: a fresh network on the kept samples
@@ -127,8 +138,9 @@ class RSL(Method):
     def _finalise(self, trainer, selected: torch.Tensor) -> None:
         labels, classes = trainer.train_y, trainer.num_classes
         idx = torch.arange(len(labels), device=labels.device)
-        selected, self.scores = trainer.broadcast((selected, self.scores))  # rank 0 decides for all
-        self.selected = selected
+        decision = (selected, self.scores, self.estimated, self.eta_used)
+        selected, self.scores, estimated, eta = trainer.broadcast(decision)  # rank 0 decides for all
+        self.selected, self.estimated, self.eta_used = selected, estimated.cpu(), eta.cpu()
         self.weights = rsl_weights(self.scores, labels, classes, self.kappa)
         trainer.stats.set_value("score", idx, self.scores)
         trainer.stats.set_value("weight", idx, torch.where(selected, self.weights, torch.zeros_like(self.weights)))
@@ -136,6 +148,8 @@ class RSL(Method):
         self._report = {
             "stage1_epochs": self.stage1_epochs,
             "window_epochs": [e + 1 for e in self.window(self.stage1_epochs)],
+            **rate_report(class_weighted_rate(self.eta_used, labels, classes), self.rate_source,
+                          round(class_weighted_rate(self.estimated, labels, classes), 6)),
             "eta_source": "estimated" if self.eta_given is None else str(self.eta),
             "eta_used": [round(v, 6) for v in self.eta_used.tolist()],
             "eta_estimated": [round(v, 6) for v in self.estimated.tolist()],

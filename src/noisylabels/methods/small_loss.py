@@ -3,53 +3,77 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import NoisyLabelsError
 from ..functional import forget_rate_schedule, masked_mean, small_loss_mask
 from ..options import NON_NEGATIVE_INT, POSITIVE, Choice, Interval, Real
 from ..quality import NAMED
 from .base import METHODS, Method, MethodInfo, StepOutput
+from .rates import AUTO, MAX_FORGET, estimate_rate, rate_report, stated_rate
 
-# The forget-rate schedule's options, shared with co-teaching; None: the configured noise rate.
-SCHEDULE_OPTIONS = {"forget_rate": [Interval(Real, 0, 1, closed="left"), None], "num_gradual": NON_NEGATIVE_INT,
-                    "exponent": POSITIVE}
+# The forget-rate schedule's options, shared with co-teaching.
+SCHEDULE_OPTIONS = {"forget_rate": [Choice(AUTO), Interval(Real, 0, 1, closed="left")],
+                    "num_gradual": NON_NEGATIVE_INT, "exponent": POSITIVE}
 
 
-def resolve_forget_rate(forget_rate, trainer, method: str) -> float:
-    """An explicit forget rate, else the configured noise rate (as Co-teaching's code does)."""
-    if forget_rate is not None:
-        return float(forget_rate)
-    if trainer.config.noise.type == "none":
-        raise NoisyLabelsError(f"method {method} needs forget_rate (the expected fraction of wrong labels), "
-                               f"e.g. --method-arg forget_rate=0.4")
-    return float(trainer.config.noise.rate)
+class ForgetRateSchedule:
+    """Co-teaching's forget-rate schedule with ``forget_rate=auto``: the config's rate under synthetic
+    noise, else the estimate at the start of epoch 1 from epoch 0's recorded losses. Until then it
+    forgets nothing: the ramp starts at 0 anyway (with num_gradual=0, epoch 0 keeps every sample)."""
+
+    def init_schedule(self, trainer) -> None:
+        rate = None if self.forget_rate == AUTO else float(self.forget_rate)
+        self.rate_source = "given" if rate is not None else "estimate"
+        if rate is None and (rate := stated_rate(trainer)) is not None:
+            self.rate_source = "config"
+        self.rate_used, self.rate_estimate, self.rate_epoch = rate, None, None
+        self.schedule = self._schedule(trainer, rate or 0.0)
+
+    def _schedule(self, trainer, rate: float) -> list[float]:
+        return forget_rate_schedule(rate, trainer.config.optim.epochs, self.num_gradual, self.exponent)
+
+    def update_schedule(self, trainer, epoch: int) -> None:
+        """At the start of epoch 1, without a rate: estimate it and build the schedule."""
+        if self.rate_source == "estimate" and self.rate_estimate is None and epoch >= 1:
+            self.rate_estimate = estimate_rate(trainer, list(range(epoch)))
+            self.rate_used, self.rate_epoch = min(self.rate_estimate, MAX_FORGET), epoch
+            self.schedule = self._schedule(trainer, self.rate_used)
+
+    def schedule_metrics(self, epoch: int) -> dict:
+        row = {"forget_rate": self.schedule[epoch]}
+        if epoch == self.rate_epoch:  # the estimate is logged in the epoch it was made
+            row["noise_rate_estimate"] = self.rate_estimate
+        return row
+
+    def report(self, trainer) -> dict:
+        return rate_report(self.rate_used, self.rate_source, self.rate_estimate)
 
 
 @METHODS.register("small_loss")
-class SmallLoss(Method):
+class SmallLoss(ForgetRateSchedule, Method):
     """One network; keep the (1 - forget rate) fraction of samples with the smallest current loss.
 
     per="epoch": at each epoch start, rank the whole training set by the loss recorded in the
     previous epoch (read from the statistics store, not recomputed). per="batch": rank within each
-    batch. The forget rate ramps up linearly over ``num_gradual`` epochs, as in Co-teaching.
+    batch. The forget rate ramps up linearly over ``num_gradual`` epochs, as in Co-teaching;
+    ``forget_rate=auto`` (default): see ``ForgetRateSchedule``.
     """
     info = MethodInfo(quality=NAMED["small_loss"], selects=True, rate_option="forget_rate")
 
     merged = ("selected",)  # per-batch selections: each rank sets its own samples
     option_constraints = {**SCHEDULE_OPTIONS, "per": Choice("epoch", "batch")}
 
-    def __init__(self, forget_rate: float | None = None, num_gradual: int = 10, exponent: float = 1.0,
+    def __init__(self, forget_rate: float | str = AUTO, num_gradual: int = 10, exponent: float = 1.0,
                  per: str = "epoch"):
         self.forget_rate, self.num_gradual, self.exponent, self.per = forget_rate, num_gradual, exponent, per
 
     def setup(self, trainer):
-        rate = resolve_forget_rate(self.forget_rate, trainer, "small_loss")
-        self.schedule = forget_rate_schedule(rate, trainer.config.optim.epochs, self.num_gradual, self.exponent)
+        self.init_schedule(trainer)
         self.selected = torch.ones(len(trainer.train_y), dtype=torch.bool, device=trainer.device)
 
     def keep(self, epoch: int) -> float:
         return 1.0 - self.schedule[epoch]
 
     def on_epoch_start(self, trainer, epoch):
+        self.update_schedule(trainer, epoch)
         if self.per == "epoch" and epoch > 0:
             current = trainer.stats.epoch_values(trainer.stats.loss, epoch - 1)
             current = current.nan_to_num(nan=float("inf"))  # unrecorded: last
@@ -63,4 +87,4 @@ class SmallLoss(Method):
         return StepOutput(masked_mean(losses, self.selected[batch.idx]), losses, logits)
 
     def on_epoch_end(self, trainer, epoch):
-        return {"forget_rate": self.schedule[epoch], **trainer.selection_metrics(self.selected)}
+        return {**self.schedule_metrics(epoch), **trainer.selection_metrics(self.selected)}

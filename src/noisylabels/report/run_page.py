@@ -123,16 +123,20 @@ def add_run_details(page: Page, folder: Path, figures: Path, prefix: str) -> Non
 
 
 # ---------------------------------------------------------------------- a run folder
+def _at_epoch(metrics: dict, acc: str, epoch: str) -> str:
+    return fmt(metrics.get(acc)) + (f" (epoch {metrics[epoch]})" if metrics.get(epoch) else "")
+
+
 def run_summary_table(metrics: dict, noise: dict) -> str:
-    best_epoch = metrics.get("best_epoch")
+    # Selected (by validation accuracy; "-" without a validation split) and last lead; the oracle is labelled.
     row = [metrics.get("method", "?"), metrics.get("dataset", "?"),
            noise_label(metrics.get("noise"), metrics.get("noise_rate")),
            fmt(noise.get("actual_rate", metrics.get("actual_noise_rate"))), metrics.get("status", "?"),
-           fmt(metrics.get("best_test_acc")) + (f" (epoch {best_epoch})" if best_epoch else ""),
-           fmt(metrics.get("last_test_acc")), len(metrics.get("epochs", [])),
+           _at_epoch(metrics, "selected_test_acc", "selected_epoch"), fmt(metrics.get("last_test_acc")),
+           _at_epoch(metrics, "best_test_acc", "best_epoch"), len(metrics.get("epochs", [])),
            fmt(metrics.get("total_time"), 1)]
-    header = ["method", "dataset", "noise", "actual noise rate", "status", "best test acc", "last test acc",
-              "epochs", "time (s)"]
+    header = ["method", "dataset", "noise", "actual noise rate", "status", "selected test acc", "last test acc",
+              "oracle best (test)", "epochs", "time (s)"]
     return html_table(header, [[str(c) for c in row]])
 
 
@@ -147,9 +151,13 @@ def build_run_page(folder: Path, figures: Path) -> Page:
     page.raw(run_summary_table(metrics, noise))
 
     page.heading("Test accuracy")
-    panels = {setting: {method: {"test accuracy": curve(epochs, "test_acc")}}}
-    path = plot_curve_panels(panels, figures / ACCURACY_PNG, ylabel="test accuracy")
-    page.figure(path, "Test accuracy after each epoch.")
+    series = {"test accuracy": curve(epochs, "test_acc")}
+    if metrics.get("selected_epoch"):  # the curve the epoch was selected on
+        series["validation accuracy"] = curve(epochs, "val_acc")
+    panels = {setting: {method: series}}
+    path = plot_curve_panels(panels, figures / ACCURACY_PNG, ylabel="accuracy")
+    page.figure(path, "Test accuracy after each epoch" + (
+        "; dashed: accuracy on the validation split's labels, which selects the epoch." if len(series) > 1 else "."))
 
     if reports_selection([epochs]):
         page.heading("Sample selection")
