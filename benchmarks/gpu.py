@@ -11,7 +11,7 @@ at symmetric 50% and 80%, plus ce on clean labels (7 cells).
 
 Device session (the machine cannot reach the network; its image's python3 has a CUDA torch and
 every other dependency, so nothing is installed: the script imports src/ when noisylabels is not
-installed). 1. Here, once: copy the IDX files into the git-ignored runs/data/fashion-mnist (31 MB):
+installed). 1. Here, once: copy the IDX files into the git-ignored runs/data/fashion-mnist (29 MiB):
 
     .venv/bin/python benchmarks/gpu.py --pack          # DIR defaults to runs/data/fashion-mnist
 
@@ -67,8 +67,8 @@ FALLBACK_RATIO = {"ce": 1.0, "gce+sr": 1.0, "small_loss": 1.1, "coteaching": 2.2
 try:
     import torch
 except ImportError:
-    sys.exit("benchmarks/gpu.py needs torch: pip install torch (a CUDA build for --device cuda), "
-             "then pip install --no-deps -e . from the repository root")
+    sys.exit("benchmarks/gpu.py needs torch: pip install torch (a CUDA build for --device cuda), then "
+             "pip install -e . in the repository root for the other dependencies")
 try:
     import noisylabels  # noqa: F401
 except ImportError:  # not installed (e.g. the device image's python3): use the checkout's src/
@@ -149,14 +149,23 @@ def estimate_s(cell, walls: dict, cpu: dict, epochs: int) -> float:
 
 
 # --------------------------------------------------------------------------- CPU results
+def _shown(path) -> str:
+    """A path as the tables print it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def _float(text):
     return float(text) if text not in (None, "") else None
 
 
 def load_cpu(path) -> dict:
     """{rows: cell -> row, subset, epochs, jobs} of the committed CPU grid; empty for '-' or none."""
-    cpu = {"path": None, "rows": {}, "subset": None, "epochs": None, "jobs": None}
-    if path is None or str(path) == "-" or not Path(path).is_file():
+    cpu = {"path": None, "rows": {}, "subset": None, "epochs": None, "jobs": None, "missing": None}
+    if str(path) == "-":
+        return cpu
+    if not Path(path).is_file():  # the long grid's CPU results are not committed yet
+        cpu["missing"] = _shown(path)
         return cpu
     path = Path(path)
     with open(path, newline="") as f:
@@ -171,7 +180,7 @@ def load_cpu(path) -> dict:
     md = path.parent / "results.md"  # epoch times from parallel cells (--jobs > 1) are inflated
     found = re.search(r"--jobs (\d+)", md.read_text()) if md.is_file() else None
     cpu["jobs"] = int(found.group(1)) if found else None
-    cpu["path"] = str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    cpu["path"] = _shown(path)
     return cpu
 
 
@@ -202,7 +211,8 @@ def train_all(cells: list, out: Path, args, cpu: dict, on_update) -> dict:
         start = time.perf_counter()
         result = train_cell(cell.config.to_dict())
         wall = time.perf_counter() - start
-        walls.setdefault(cell.method, wall / args.epochs)
+        if result["status"] == "complete":  # a failed cell's time says nothing about the next one
+            walls.setdefault(cell.method, wall / args.epochs)
         done[cell.name] = {"action": result["status"], "wall_s": wall, "estimate_s": estimate,
                            "error": result.get("error")}
         print(head, result["status"], f"in {wall:.1f} s (estimate {estimate:.0f} s)", result.get("error") or "",
@@ -248,6 +258,18 @@ def describe_device(device: str) -> str:
     return f"{platform.machine()} CPU"
 
 
+def cpu_source(cpu: dict, subset: int) -> str:
+    """Where the CPU times come from, and why some are not compared."""
+    if cpu["path"] is None:
+        return f"No CPU results ({cpu['missing']} not found)" if cpu["missing"] else "No CPU results (--cpu-results -)"
+    text = f"CPU times: {cpu['path']}"
+    if (cpu["jobs"] or 1) > 1:
+        text += f", run with --jobs {cpu['jobs']} (parallel cells: inflated times)"
+    if cpu["subset"] not in (None, subset):
+        text += f"; its {cpu['subset']} images are not this run's {subset}, so no times are compared"
+    return text
+
+
 def report(rows: list[dict], args, cpu: dict) -> str:
     flags = (" --amp" if args.amp else "") + ("" if args.channels_last else " --no-channels-last")
     command = (f"python benchmarks/gpu.py --device {args.device}{flags} --methods {' '.join(args.methods)} "
@@ -258,13 +280,6 @@ def report(rows: list[dict], args, cpu: dict) -> str:
               pct(r["cpu_last_acc"]), _seconds(r["wall_s"], 1), r["status"]] for r in rows]
     columns = ["method", "noise", "device s/epoch", "CPU s/epoch", "speed-up", "selected %", "last %",
                "CPU last %", "wall s", "status"]
-    if cpu["path"] is None:
-        source = "no CPU results given (--cpu-results)"
-    else:
-        source = f"CPU times: {cpu['path']}" + (f", run with --jobs {cpu['jobs']} (inflated)" if (cpu["jobs"] or 1) > 1
-                                                 else "")
-        if cpu["subset"] not in (None, args.subset):
-            source += f"; its {cpu['subset']} images are not this run's {args.subset}, so no times are compared"
     return "\n".join([
         f"# The long grid's key cells on {describe_device(args.device)}", "",
         (f"Fashion-MNIST, {args.subset} training images, model cnn, {args.epochs} epochs, augmentation none, "
@@ -273,7 +288,7 @@ def report(rows: list[dict], args, cpu: dict) -> str:
          f"{torch.get_num_threads()} CPU threads. Command: `{command}`"), "",
         markdown_table(columns, table), "",
         "- s/epoch: the median over epochs of the training time (steps and the method's end-of-epoch work, no "
-        "evaluation); speed-up: CPU s/epoch over device s/epoch. " + source + ".",
+        "evaluation); speed-up: CPU s/epoch over device s/epoch. " + cpu_source(cpu, args.subset) + ".",
         ("- selected: test accuracy at the epoch of the best noisy-validation accuracy; last: at the last epoch; "
          "CPU last: the CPU run's, where its epochs match. wall s: the whole cell, data loading and evaluation "
          f"included. {time.perf_counter() - START:.0f} s in all, budget {args.budget_s:g} s."),
@@ -327,7 +342,8 @@ def main(argv=None) -> int:
 
     def write(done: dict, final: bool = False) -> dict:
         rows = [result_row(c, args.out, done, cpu, args.subset) for c in cells]
-        text, data = report(rows, args, cpu), {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}
+        options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        text, data = report(rows, args, cpu), {"args": options, "device": describe_device(args.device), "rows": rows}
         for folder in filter(None, (args.results, args.copy_to)):
             if final and folder == args.results:
                 publish(folder, text, data)  # prints the table
