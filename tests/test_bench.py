@@ -260,3 +260,15 @@ def test_cli_runs_a_grid_and_reports_a_bad_one_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("noisylabels: error: grid methods[0].name: unknown method 'cee'") and err.count("\n") == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_only_trains_the_matching_cells_and_lists_every_cell(tmp_path):
+    g = grid(seeds=[0], clean_ce=False)
+    rows = run_bench(g, tmp_path, only=("*-ce-s0",))
+    trained = {r["cell"] for r in rows if r["status"] == "complete"}
+    assert trained and all(name.endswith("-ce-s0") for name in trained)
+    assert {r["status"] for r in rows if r["cell"] not in trained} == {"pending"}
+    rows = run_bench(g, tmp_path)  # the rest, later: the finished cells are skipped
+    assert {r["status"] for r in rows} == {"complete"}
+    with pytest.raises(NoisyLabelsError, match="--only nothing matches no cell"):
+        run_bench(g, tmp_path, only=("nothing",))

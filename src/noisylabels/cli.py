@@ -162,7 +162,7 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
-    rows = run_bench(args.grid, out=args.out, jobs=args.jobs)
+    rows = run_bench(args.grid, out=args.out, jobs=args.jobs, only=tuple(args.only))
     failed = [row["cell"] for row in rows if row["status"] == "failed"]
     if failed:  # the grid went on; say which cells need a look
         print(f"noisylabels: {len(failed)} cell(s) failed: {', '.join(failed)} (errors in results.csv)", file=sys.stderr)
@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", parents=[plugin], help="train a grid of datasets x noise x methods x seeds; skip finished cells, "
                                      "resume interrupted ones; write results.csv and results.md")
     p.add_argument("grid", help="grid YAML file (see benchmarks/grids/)")
+    p.add_argument("--only", action="append", default=[], metavar="GLOB",
+                   help="train only the cells whose name matches (repeatable), e.g. '*-ce-s0'; the rest stay as they are")
     p.add_argument("--out", help="output folder (default runs/bench/<grid name>)")
     p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel worker processes (default 1)")
     p.set_defaults(func=cmd_bench)

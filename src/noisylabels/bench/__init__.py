@@ -12,6 +12,7 @@ this process or in workers); ``tables`` builds the results rows, results.csv and
 """
 from __future__ import annotations
 
+import fnmatch
 import time
 from pathlib import Path
 from typing import Union
@@ -75,22 +76,37 @@ class _Bench:
         print(progress_line(self.finished, len(self.cells), row, result["action"]), flush=True)
 
 
-def run_bench(grid: Union[str, Path, dict], out: Union[str, Path, None] = None, jobs: int = 1) -> list[dict]:
+def _selected(cells: list[Cell], only: tuple[str, ...]) -> list[Cell]:
+    """The cells whose name matches one of the glob patterns ``only`` (all cells without patterns)."""
+    if not only:
+        return cells
+    chosen = [c for c in cells if any(fnmatch.fnmatchcase(c.name, p) for p in only)]
+    if not chosen:
+        raise NoisyLabelsError(f"--only {' '.join(only)} matches no cell of the grid; cell names look like "
+                               f"{cells[0].name}")
+    return chosen
+
+
+def run_bench(grid: Union[str, Path, dict], out: Union[str, Path, None] = None, jobs: int = 1,
+              only: tuple[str, ...] = ()) -> list[dict]:
     """Train every cell of a grid (a YAML file or a dict) under ``out`` (default runs/bench/<name>)
-    and write results.csv and results.md there. Returns the results rows, one per cell."""
+    and write results.csv and results.md there. Returns the results rows, one per cell.
+    ``only``: glob patterns on cell names; the other cells are left as they are (a grid can be
+    trained in parts), and the results files still list every cell."""
     raw = load_grid(grid)
     checked = check_grid(raw)
     jobs = _check_jobs(jobs)
     default_name = Path(grid).stem if not isinstance(grid, dict) else "grid"
     out = Path(out) if out is not None else rundir.default_bench_dir(raw.get("name", default_name))
     cells = expand_grid(checked, out)  # validates every cell's config: nothing is written before this
+    selected = _selected(cells, tuple(only))
     _copy_grid(grid, raw, out)
     source = out / rundir.GRID if isinstance(grid, dict) else grid
     import torch
 
     threads = torch.get_num_threads() if jobs == 1 else threads_per_job(jobs)
     bench = _Bench(checked, cells, out, f"noisylabels bench {source} --out {out} --jobs {jobs}", threads)
-    todo = bench.skip_complete(bench.publish())
+    todo = [c for c in bench.skip_complete(bench.publish()) if c in selected]
     start = time.perf_counter()
     try:
         run_cells(todo, jobs, bench.on_done)
