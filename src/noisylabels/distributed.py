@@ -178,6 +178,8 @@ def same_on_all_ranks(value: str) -> bool:
 
 
 def shutdown() -> None:
-    """Leave the process group (at the end of a torchrun command)."""
+    """Leave the process group (at the end of a torchrun command). The barrier first: a rank that
+    tears gloo down while another is still in a collective aborts ("terminate called ...")."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

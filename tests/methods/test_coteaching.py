@@ -41,3 +41,26 @@ def test_predict_with_both_averages_softmax(tiny_config, tiny_splits):
 def test_full_run_reports_selection(tiny_config, tiny_splits):
     metrics = make(tiny_config, tiny_splits, "coteaching_plus").fit()
     assert "selection_precision" in metrics["epochs"][-1] and metrics["epochs"][-1]["forget_rate"] == 0.4
+
+
+@pytest.mark.parametrize("shape, epochs, expected", [
+    (None, 20, 0),  # vectors
+    ((1, 28, 28), 20, 0),  # MNIST-like: the official MNIST setting
+    ((3, 32, 32), 200, 20), ((3, 32, 32), 20, 2),  # colour images: the official CIFAR 20 of 200 epochs
+    ((1, 64, 64), 30, 3),  # large grayscale images are not MNIST-like
+])
+def test_plus_init_epoch_auto_follows_the_data_shape(tiny_config, shape, epochs, expected):
+    from noisylabels import LabeledData, Splits
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 6, generator=gen) if shape is None else torch.randn(40, *shape, generator=gen)
+    data = LabeledData(x, torch.arange(40) % 2, 2)
+    config = tiny_config.replace(method={"name": "coteaching_plus"}, optim={"epochs": epochs})
+    trainer = Trainer(config, Splits(data, data))
+    assert trainer.method.init_epoch == expected
+    assert trainer.method.report(trainer)["init_epoch"] == expected
+    explicit = tiny_config.replace(method={"name": "coteaching_plus", "options": {"init_epoch": 5}},
+                                   optim={"epochs": epochs}, run={"overwrite": True})
+    assert Trainer(explicit, Splits(data, data)).method.init_epoch == 5
+    with pytest.raises(NoisyLabelsError, match="init_epoch must be one of 'auto' or a whole number >= 0"):
+        Trainer(explicit.replace(method={"options": {"init_epoch": -1}}), Splits(data, data))

@@ -6,7 +6,8 @@ import torch
 
 from noisylabels import NoisyLabelsError, Trainer
 from noisylabels.functional.gmm import gmm_1d
-from noisylabels.methods.dividemix import published_lambda_u
+from noisylabels.methods import dividemix as dividemix_module
+from noisylabels.methods.dividemix import ashman_d, published_lambda_u
 from noisylabels.methods.semi import MixBatch
 
 
@@ -95,3 +96,85 @@ def test_other_losses_are_refused_before_training(tiny_config, tiny_splits, loss
         Trainer(config, tiny_splits)
     assert "\n" not in str(error.value)
     assert not Path(tiny_config.run.out).exists()  # refused before any file is written
+
+
+def fake_separation(monkeypatch, per_check):
+    """Ashman's D per auto check (the smaller network's); the second network always separated."""
+    values = iter(d for check in per_check for d in (check, 99.0))
+    monkeypatch.setattr(dividemix_module, "ashman_d", lambda gmm: next(values))
+
+
+def test_auto_warmup_stops_when_the_separation_stops_growing(tiny_config, tiny_splits, monkeypatch):
+    # D per check (epochs 1, 2, ...): separated at epoch 2, best at 3, then two checks below the best.
+    fake_separation(monkeypatch, [0.5, 2.1, 3.0, 2.5, 2.8] + [3.5] * 20)
+    metrics = make(tiny_config, tiny_splits, epochs=20).fit()  # cap: 30% of 20 = 6 epochs
+    rows = metrics["epochs"]
+    assert [row["stage"] for row in rows[:6]] == ["warmup"] * 5 + ["mixmatch"]
+    assert "gmm_separation" not in rows[0]  # at least one epoch: nothing checked before epoch 1
+    assert [rows[e]["gmm_separation"] for e in range(1, 6)] == [0.5, 2.1, 3.0, 2.5, 2.8]
+    report = metrics["report"]
+    assert (report["warmup"], report["warmup_source"], report["warmup_separation"]) == (5, "auto", 2.8)
+
+
+def test_auto_warmup_goes_on_while_the_separation_grows(tiny_config, tiny_splits, monkeypatch):
+    fake_separation(monkeypatch, [2.5, 2.4, 2.6, 2.5, 2.7, 2.8] + [1.0] * 20)  # never 2 checks below the best
+    metrics = make(tiny_config, tiny_splits, epochs=20).fit()
+    assert metrics["report"]["warmup"] == 6  # the cap
+
+
+def test_auto_warmup_stops_at_30_percent_of_the_budget(tiny_config, tiny_splits, monkeypatch):
+    fake_separation(monkeypatch, [0.1] * 20)
+    metrics = make(tiny_config, tiny_splits, epochs=10).fit()
+    assert [row["stage"] for row in metrics["epochs"]][:4] == ["warmup"] * 3 + ["mixmatch"]
+    assert metrics["report"]["warmup"] == 3 and metrics["report"]["warmup_separation"] == 0.1
+
+
+def test_auto_warmup_on_real_losses_reports_ashmans_d(tiny_config, tiny_splits):
+    trainer = make(tiny_config, tiny_splits, epochs=20)
+    metrics = trainer.fit()
+    warmup, rows = trainer.method.warmup, metrics["epochs"]
+    assert 1 <= warmup <= 6
+    checked = [rows[e]["gmm_separation"] for e in range(1, warmup + 1)]
+    if warmup < 6:  # stopped before the cap: separated, then two checks without a new best
+        assert max(checked) >= 2 and max(checked[-2:]) <= max(checked[:-2])
+    # Network 1's D, from the losses the division recorded, is at least the reported (smaller) one.
+    losses = trainer.stats.loss[warmup]
+    d = ashman_d(gmm_1d((losses - losses.min()) / (losses.max() - losses.min())))
+    assert d >= rows[warmup]["gmm_separation"] - 1e-4
+    # Two bumps are separated; one (normal or skewed, as early-training losses) is not, even after the fit.
+    gen = torch.Generator().manual_seed(0)
+    bumps = torch.cat([0.3 * torch.randn(600, generator=gen), 3 + 0.5 * torch.randn(400, generator=gen)])
+    one = torch.randn(2000, generator=gen)
+    assert ashman_d(gmm_1d(bumps)) > 2 > max(ashman_d(gmm_1d(one)), ashman_d(gmm_1d(one.exp())))
+
+
+def test_lambda_u_ramps_over_its_fraction_of_the_stage_steps(tiny_config, tiny_splits):
+    trainer = make(tiny_config, tiny_splits, epochs=5, warmup=1, lambda_u=25, rampup=0.5)
+    method, seen = trainer.method, {0: [], 1: []}
+    step = method.training_step
+
+    def spy(t, b):
+        out = step(t, b)
+        if isinstance(b, MixBatch):
+            seen[b.net].append((t.epoch, method.weight_u[b.net]))
+        return out
+
+    method.training_step = spy
+    metrics = trainer.fit()
+    for net in (0, 1):
+        # Half of the 4 MixMatch epochs, in steps, as planned from the first one's length.
+        first = sum(epoch == 1 for epoch, _ in seen[net])
+        ramp = method.ramp_steps[net]
+        assert ramp == 0.5 * 4 * first
+        weights = [w for _, w in seen[net]]
+        assert weights == pytest.approx([25 * min(1.0, k / ramp) for k in range(len(weights))])
+        assert len(weights) > ramp and weights[-1] == 25 and max(weights[:int(ramp)]) < 25
+    assert metrics["report"]["lambda_u_ramp_steps"] == method.ramp_steps
+    assert metrics["epochs"][-1]["lambda_u_weight"] == 25
+
+
+def test_rampup_epochs_is_gone(tiny_config, tiny_splits):
+    with pytest.raises(NoisyLabelsError, match="rampup_epochs"):
+        make(tiny_config, tiny_splits, rampup_epochs=16)
+    with pytest.raises(NoisyLabelsError, match=r"rampup must be in \[0, 1\]"):
+        make(tiny_config, tiny_splits, rampup=2)

@@ -136,3 +136,59 @@ def test_checkpoint_state_round_trips(tiny_config, tiny_splits):
     fresh.method.load_state_dict(state)
     assert fresh.method.average.value.item() == trainer.method.average.value.item()
     assert fresh.method.mentor.curriculum == "mentornet_pd"
+
+
+@pytest.mark.parametrize("batch_size, steps_per_epoch", [(32, 7), (16, 14)])
+def test_burn_in_counts_optimiser_steps(tiny_config, tiny_splits, batch_size, steps_per_epoch):
+    config = mentormix(tiny_config, burn_in=0.25).replace(optim={"batch_size": batch_size})
+    trainer = Trainer(config, tiny_splits)
+    method, flags = trainer.method, []
+    step = method.training_step
+    method.training_step = lambda t, b: (step(t, b), flags.append(method.last_burn_in))[0]
+    report = trainer.fit()["report"]
+    assert len(trainer.loader) == steps_per_epoch  # 216 training samples (10% are validation)
+    total = 2 * steps_per_epoch
+    burn_in = -(-total // 4)  # ceil(25% of the steps)
+    assert flags == [True] * burn_in + [False] * (total - burn_in)
+    assert (report["burn_in_steps"], report["total_steps"]) == (burn_in, total)
+    assert Trainer(mentormix(tiny_config.replace(run={"overwrite": True})), tiny_splits).method.burn_in == 0.09
+
+
+def weighted_step(trainer, weight: float) -> torch.Tensor:
+    """One training step's loss with every second (mixed-loss) weight set to ``weight``: the first
+    weights (which set the mix) stay 1."""
+    method = trainer.method
+    method.weigh = lambda average, losses, progress, burn_in: torch.full_like(
+        losses, weight if average is method.mixed_average else 1.0)
+    trainer.loader.generator.manual_seed(5)  # the same batch and mix for every call
+    return method.training_step(trainer, next(iter(trainer.loader))).loss
+
+
+def test_second_reweight_scales_the_weight_decay_by_the_mean_weight(tiny_config, tiny_splits):
+    config = mentormix(tiny_config, rate=0.6, burn_in=0.0).replace(optim={"weight_decay": 0.01})
+    trainer = Trainer(config, tiny_splits)
+    assert trainer.method.second_reweight and trainer.method.weight_decay == 0.01
+    assert trainer.optimizers[0].param_groups[0]["weight_decay"] == 0.0  # the method applies it itself
+    squares = sum(p.pow(2).sum() for p in trainer.models[0].parameters()).item()
+    decay = 0.5 * 0.01 * squares  # what the optimiser's decay is the gradient of
+    full = weighted_step(trainer, 1.0).item()
+    mixed = full - decay  # the mixed loss at weight 1
+    quarter = weighted_step(trainer, 0.25).item()
+    assert quarter == pytest.approx(0.25 * mixed + 0.25 * decay, rel=1e-5)  # unscaled would be + decay
+    # At mean weight 0 nothing is left, decay included (the optimiser's decay would still pull on w).
+    trainer.models[0].zero_grad()
+    zero = weighted_step(trainer, 0.0)
+    zero.backward()
+    assert zero.item() == 0 and all(p.grad is None or not p.grad.any() for p in trainer.models[0].parameters())
+    metrics = trainer.fit()
+    assert 0 <= metrics["epochs"][-1]["weight_decay_scale"] <= 1 and metrics["report"]["weight_decay_in_loss"] == 0.01
+
+
+def test_weight_decay_stays_with_the_optimiser_without_second_reweighting(tiny_config, tiny_splits):
+    config = mentormix(tiny_config, rate=0.4).replace(optim={"weight_decay": 0.01})
+    trainer = Trainer(config, tiny_splits)
+    assert not trainer.method.second_reweight and trainer.method.weight_decay == 0.0
+    assert trainer.optimizers[0].param_groups[0]["weight_decay"] == 0.01
+    adamw = mentormix(tiny_config, rate=0.8).replace(optim={"name": "adamw", "weight_decay": 0.01})
+    with pytest.raises(NoisyLabelsError, match="adamw's decoupled decay cannot"):
+        Trainer(adamw, tiny_splits)

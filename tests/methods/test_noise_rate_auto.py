@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from noisylabels import LabeledData, NoisyLabelsError, Splits, Trainer
+from noisylabels.functional import forget_rate_schedule
 from noisylabels.methods import METHODS
+from noisylabels.methods.rates import MAX_FORGET, estimate_rate
 
 SELECTING = [name for name in METHODS.names() if METHODS.get(name).info.selects]
 TAKES_RATE = [name for name in METHODS.names() if METHODS.get(name).info.rate_option is not None]
@@ -108,3 +110,17 @@ def test_a_one_epoch_run_without_a_rate_forgets_nothing(tiny_config, user_labels
 def test_mentormix_needs_a_burn_in_to_estimate_from(tiny_config, user_labels):
     with pytest.raises(NoisyLabelsError, match="burn_in=0 leaves nothing to estimate from"):
         Trainer(tiny_config.replace(method={"name": "mentormix", "options": {"burn_in": 0.0}}), user_labels)
+
+
+@pytest.mark.parametrize("name", ["small_loss", "coteaching", "coteaching_plus"])
+def test_the_forget_rate_is_re_estimated_every_epoch_until_the_ramp_ends(name, tiny_config, user_labels):
+    trainer, metrics = run(tiny_config, user_labels, name, {"type": "none"}, epochs=5, num_gradual=3)
+    rows, method = metrics["epochs"], trainer.method
+    estimated = [i for i, row in enumerate(rows) if "noise_rate_estimate" in row]
+    assert estimated == [1, 2, 3]  # epochs 1..T_k, then the last estimate stays
+    for epoch in estimated:  # each from the previous epoch's recorded losses
+        assert rows[epoch]["noise_rate_estimate"] == estimate_rate(trainer, [epoch - 1])
+    last = rows[3]["noise_rate_estimate"]
+    assert metrics["report"]["noise_rate_estimate"] == last == method.rate_estimate
+    assert method.schedule == pytest.approx(forget_rate_schedule(min(last, MAX_FORGET), 5, 3))
+    assert rows[4]["forget_rate"] == pytest.approx(last)

@@ -76,3 +76,41 @@ def test_run_draws_the_diagnostic_plots(tiny_config, tiny_splits):
     trainer.fit()
     for name in ("loss_histograms.png", "selection.png"):
         assert (trainer.out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stage_one_ends_annealed_and_stage_two_restarts_with_its_own_schedule(tiny_config, tiny_splits):
+    trainer = make(tiny_config, tiny_splits, epochs=6, stage1_epochs=3)  # the default cosine schedule
+    first = trainer.models[0]
+    rows = trainer.fit()["epochs"]
+    lr = trainer.config.optim.lr
+    assert rows[2]["lr"] < 1e-6 * lr  # stage one's complete schedule ends at ~0
+    assert rows[3]["lr"] > 0.5 * lr and rows[5]["lr"] < 1e-6 * lr  # stage two: a complete schedule of its own
+    assert trainer.models[0] is not first and (trainer.schedule_start, trainer.schedule_end) == ([3], [6])
+    assert trainer.metrics("complete")["report"]["restart"] is True
+
+
+def test_continue_variant_keeps_the_weights(tiny_config, tiny_splits):
+    trainer = make(tiny_config, tiny_splits, epochs=6, stage1_epochs=3, restart=False)
+    method, seen = trainer.method, {}
+    end, start = method.on_epoch_end, method.on_epoch_start
+
+    def at_end(t, epoch):
+        if epoch == 2:
+            seen["stage1"] = {k: v.clone() for k, v in t.models[0].state_dict().items()}
+        return end(t, epoch)
+
+    def at_start(t, epoch):
+        start(t, epoch)
+        if epoch == 3:
+            seen["stage2"] = {k: v.clone() for k, v in t.models[0].state_dict().items()}
+            seen["optimizer"] = t.optimizers[0]
+
+    method.on_epoch_end, method.on_epoch_start = at_end, at_start
+    optimizer = trainer.optimizers[0]
+    rows = trainer.fit()["epochs"]
+    assert all(torch.equal(seen["stage1"][k], seen["stage2"][k]) for k in seen["stage1"])
+    assert seen["optimizer"] is optimizer  # the same network and optimiser go on
+    lr = trainer.config.optim.lr
+    assert rows[2]["lr"] < 1e-6 * lr and rows[3]["lr"] > 0.5 * lr  # a new complete schedule
+    assert (trainer.schedule_start, trainer.schedule_end) == ([3], [6])
+    assert torch.equal(trainer.loader.indices, method.selected.nonzero().flatten())

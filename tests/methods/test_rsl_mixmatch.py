@@ -55,3 +55,42 @@ def test_labeled_draw_follows_the_rsl_weights(tiny_config, tiny_splits):
 def test_bad_options(tiny_config, tiny_splits, options, message):
     with pytest.raises(NoisyLabelsError, match=message):
         make(tiny_config, tiny_splits, epochs=4, **options)
+
+
+def test_each_mixmatch_epoch_runs_a_ce_epochs_steps_and_lambda_u_ramps_over_the_stage(tiny_config, tiny_splits):
+    trainer = make(tiny_config, tiny_splits, epochs=4, stage1_epochs=2)
+    method, weights = trainer.method, []
+    step = method.training_step
+    method.training_step = lambda t, b: (step(t, b), weights.append(method.weight_u))[0]
+    ce_steps = len(trainer.loader)  # 240 samples in batches of 32: 8
+    metrics = trainer.fit()
+    rows = metrics["epochs"]
+    kept = int(method.selected.sum())
+    assert kept // 32 < ce_steps  # the kept set alone would give fewer steps: it is revisited
+    assert [row["mixmatch_steps"] for row in rows[2:]] == [ce_steps, 2 * ce_steps]
+    assert "mixmatch_steps" not in rows[1]
+    # lambda_u = 75 ramped linearly over all the MixMatch stage's steps, counted in steps.
+    total = 2 * ce_steps
+    assert metrics["report"]["lambda_u_ramp_steps"] == total
+    assert weights[-total:] == pytest.approx([75 * k / total for k in range(total)])
+    half = make(tiny_config, tiny_splits, epochs=4, stage1_epochs=2, rampup=0.5)
+    half.fit()
+    assert half.method.weight_u == 75 and half.method.ramp_steps == ce_steps
+
+
+def test_views_are_crop_and_flip_for_images_and_feature_noise_for_vectors(tiny_config, tiny_splits, make_blobs):
+    from noisylabels import Splits
+    from noisylabels.data.augment import make_augment
+
+    images = Splits(make_blobs(240, dim=16, image=True), make_blobs(90, dim=16, seed=1, image=True))
+    for splits, expected in ((images, "crop_flip"), (tiny_splits, "noise")):
+        method = make(tiny_config, splits, epochs=3, stage1_epochs=2).method
+        x = splits.train.x[:64]
+        views = method.augment(x, torch.Generator().manual_seed(0))
+        assert torch.equal(views, make_augment(expected, x.shape[1:])(x, torch.Generator().manual_seed(0)))
+        assert not torch.equal(views, x)
+
+
+def test_stage_two_always_restarts(tiny_config, tiny_splits):
+    with pytest.raises(NoisyLabelsError, match="restart=false is rsl's equal-compute variant"):
+        make(tiny_config, tiny_splits, restart=False)

@@ -111,7 +111,9 @@ def _check_soft(where: str, logits: torch.Tensor, targets: torch.Tensor) -> None
 
 
 def linear_rampup(progress: float, start: float, length: float) -> float:
-    """0 before ``start``, rising linearly to 1 over ``length`` (epochs); 1 at once if length is 0."""
+    """0 before ``start``, rising linearly to 1 over ``length``; 1 at once if length is 0. Any unit
+    (epochs, or optimiser steps as dividemix and rsl_mixmatch count them, so that the ramp means the
+    same at any batch size and budget)."""
     if length <= 0:
         return 1.0 if progress >= start else 0.0
     return float(min(1.0, max(0.0, (progress - start) / length)))

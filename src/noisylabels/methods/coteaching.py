@@ -60,15 +60,33 @@ class CoTeaching(ForgetRateSchedule, Method):
         return torch.log(probs.clamp_min(1e-12))
 
 
+def official_init_epoch(in_shape: tuple, epochs: int) -> int:
+    """Co-teaching+'s ``init_epoch=auto``, from the official code's two settings: 0 for MNIST and
+    20 of 200 epochs (10% of the budget) for CIFAR-10. MNIST-like = one-channel images of at most
+    32 x 32 pixels; vectors count as MNIST-like too (small inputs the networks fit quickly)."""
+    if len(in_shape) != 3 or (in_shape[0] == 1 and max(in_shape[1:]) <= 32):
+        return 0
+    return epochs // 10
+
+
 @METHODS.register("coteaching_plus")
 class CoTeachingPlus(CoTeaching):
     """Co-teaching+: from ``init_epoch`` on, only samples on which the two networks' predictions
-    disagree are candidates; a batch without disagreement updates nothing."""
+    disagree are candidates; a batch without disagreement updates nothing. ``init_epoch`` "auto"
+    (default): 0 for MNIST-like inputs, else 10% of the budget (``official_init_epoch``)."""
 
     disagreement = True
-    option_constraints = {**CoTeaching.option_constraints, "init_epoch": NON_NEGATIVE_INT}
+    option_constraints = {**CoTeaching.option_constraints, "init_epoch": [Choice(AUTO), NON_NEGATIVE_INT]}
 
     def __init__(self, forget_rate: float | str = AUTO, num_gradual: int = 10, exponent: float = 1.0,
-                 predict_with: str = "net1", init_epoch: int = 0):
+                 predict_with: str = "net1", init_epoch: int | str = AUTO):
         super().__init__(forget_rate, num_gradual, exponent, predict_with)
-        self.init_epoch = init_epoch
+        self.init_epoch_option = init_epoch
+
+    def setup(self, trainer):
+        super().setup(trainer)
+        self.init_epoch = (official_init_epoch(trainer.data.train.in_shape, trainer.config.optim.epochs)
+                           if self.init_epoch_option == AUTO else self.init_epoch_option)
+
+    def report(self, trainer) -> dict:
+        return {**super().report(trainer), "init_epoch": self.init_epoch}

@@ -5,9 +5,17 @@ difference to a moving average of the batch's p-th loss percentile) into a weigh
 mixed with a partner drawn from softmax(v), oriented so that a distrusted sample is dominated by its
 partner; the network trains on the mixed batch with soft cross-entropy, optionally reweighted by the
 MentorNet once more on the mixed losses. The first ``burn_in`` of training trusts every sample.
+
+As the official code: burn-in counts optimiser steps (a fraction of all of them, 9% by default: the
+official epoch percentage below 9), so it means the same at any batch size and budget; with the
+second reweighting the L2 regularisation is scaled by the batch's mean second weight (the official
+``decay_loss * mean(v)``). For that the method applies the run's weight decay itself, as an L2 term
+wd/2 ||w||^2 in the loss (the gradient sgd and adam add), and the optimiser none.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from typing import Optional
 
 import torch
@@ -46,7 +54,8 @@ class MentorMix(Method):
     CIFAR-10 alpha / percentile / second_reweight for that noise rate; auto picks the row nearest
     noise.rate, or without synthetic noise the row nearest the rate estimated at the end of burn-in,
     training with the 0.2 row until then), ``alpha``, ``percentile`` (a fraction in (0, 1]), ``second_reweight`` (each
-    overrides the preset), ``burn_in`` (fraction of training with every weight forced to 1, 0.1),
+    overrides the preset), ``burn_in`` (fraction of the optimiser steps with every weight forced to 1,
+    0.09 as the official),
     ``ema_decay`` (the loss moving average's decay, 0.5), ``curriculum`` (pd only: one of
     CURRICULA, default mentornet_pd). Trains with (soft) cross-entropy: method.loss must stay ce."""
     info = MethodInfo(quality=NAMED["mentor_weight"], selects=True, rate_option="preset")
@@ -59,7 +68,7 @@ class MentorMix(Method):
     }
 
     def __init__(self, mentornet: str = "threshold", preset: str = AUTO, alpha: Optional[float] = None,
-                 percentile: Optional[float] = None, second_reweight: Optional[bool] = None, burn_in: float = 0.1,
+                 percentile: Optional[float] = None, second_reweight: Optional[bool] = None, burn_in: float = 0.09,
                  ema_decay: float = 0.5, curriculum: Optional[str] = None):
         MENTORNETS.get(mentornet)  # unknown name: the error lists the known ones
         preset = str(preset)
@@ -69,7 +78,9 @@ class MentorMix(Method):
         self.mentornet, self.preset, self.burn_in, self.ema_decay = mentornet, preset, burn_in, ema_decay
         self.curriculum = curriculum or "mentornet_pd"
         self.given = {"alpha": alpha, "percentile": percentile, "second_reweight": second_reweight}
-        self.step, self.num_steps, self.last_burn_in = 0, 1, True
+        self.steps_done, self.total_steps, self.burn_in_steps, self.last_burn_in = 0, 1, 0, True
+        self.weight_decay = 0.0  # the weight decay this method applies itself (0: the optimiser's, if any)
+        self.decay_scales: list = []  # this epoch's per-step scales of it (the mean second weights)
         self.rate_used: Optional[float] = None
         self.rate_estimate: Optional[float] = None
         self.rate_epoch: Optional[int] = None
@@ -88,6 +99,9 @@ class MentorMix(Method):
             self.rate_used = float(noise.rate)
         self.use_preset(preset_for(self.rate_used) if self.rate_source == "config" else
                         BURN_IN_PRESET if self.rate_source == "estimate" else self.preset)
+        self.total_steps = trainer.config.optim.epochs * max(1, len(trainer.loader))  # every epoch: the loader
+        self.burn_in_steps = math.ceil(self.burn_in * self.total_steps)
+        self.take_over_weight_decay(trainer)
         options = {"curriculum": self.curriculum} if self.mentornet == "pd" else {}
         self.mentor = MENTORNETS.build(self.mentornet, **options).to(trainer.device)
         # Two averages, as in the official code: one over clean-batch losses, one over mixed losses.
@@ -109,41 +123,63 @@ class MentorMix(Method):
         self.use_preset(preset_for(self.rate_estimate))
         self.average.percentile = self.mixed_average.percentile = self.percentile
 
-    def progress(self, trainer) -> float:
-        """Fraction of training done at this step, in [0, 1)."""
-        return (trainer.epoch + self.step / self.num_steps) / trainer.config.optim.epochs
+    def take_over_weight_decay(self, trainer) -> None:
+        """When the second reweighting is or may become on (preset chosen after burn-in) and the run
+        has weight decay: a fresh optimiser without it; the loss carries it instead (``decay_loss``)."""
+        optim = trainer.config.optim
+        later = self.rate_source == "estimate" and self.given["second_reweight"] is None
+        may_reweight = self.second_reweight or later
+        if optim.weight_decay == 0 or not may_reweight:
+            return
+        if optim.name == "adamw":
+            raise NoisyLabelsError("mentormix's second reweighting scales the L2 weight decay by the mean weight "
+                                   "(as the official code), which adamw's decoupled decay cannot do; use optim.name "
+                                   "sgd or adam, optim.weight_decay 0, or second_reweight false")
+        self.weight_decay = optim.weight_decay
+        trainer.restart_network(0, optim=replace(optim, weight_decay=0.0))
 
-    def in_burn_in(self, progress: float) -> bool:
-        # Official: epoch percentage floor(100 * progress) < burn_in_epoch - 1, i.e. 9% for their 10.
-        return progress < self.burn_in
+    def decay_loss(self, trainer, scale: torch.Tensor) -> torch.Tensor:
+        """wd/2 * scale * ||w||^2 over network 0's parameters: the optimiser's L2 decay, scaled."""
+        squares = sum(p.pow(2).sum() for p in trainer.models[0].parameters())
+        return 0.5 * self.weight_decay * scale * squares
+
+    def in_burn_in(self, step: int) -> bool:
+        # Official: epoch percentage floor(100 * step / steps) < burn_in_epoch - 1, i.e. 9% for their 10.
+        return step < self.burn_in_steps
 
     @torch.no_grad()
-    def weigh(self, average: LossMovingAverage, losses: torch.Tensor, progress: float) -> torch.Tensor:
+    def weigh(self, average: LossMovingAverage, losses: torch.Tensor, progress: float,
+              burn_in: bool) -> torch.Tensor:
         """The MentorNet's (B,) weights; all 1 during burn-in (the average is updated regardless)."""
         v = self.mentor(losses, average.update(losses), progress)
-        return torch.ones_like(v) if self.in_burn_in(progress) else v
+        return torch.ones_like(v) if burn_in else v
 
     def on_epoch_start(self, trainer, epoch):
-        self.step, self.num_steps = 0, max(1, len(self.batches(trainer, epoch)))
+        self.decay_scales = []
 
     def training_step(self, trainer, batch):
-        progress = self.progress(trainer)
-        self.step += 1
-        self.last_burn_in = self.in_burn_in(progress)
+        progress = self.steps_done / self.total_steps  # fraction of the optimiser steps, in [0, 1)
+        self.last_burn_in = self.in_burn_in(self.steps_done)
+        self.steps_done += 1
         if self.rate_source == "estimate" and self.rate_estimate is None and not self.last_burn_in:
             self.choose_preset(trainer)
         with torch.no_grad():  # the clean batch only sets the weights (and feeds the store)
             logits = trainer.forward(0, batch.x)
             losses = torch.nn.functional.cross_entropy(logits, batch.y, reduction="none")
-            v = self.weigh(self.average, losses, progress)
+            v = self.weigh(self.average, losses, progress, self.last_burn_in)
         trainer.stats.set_value("mentor_weight", batch.idx, v)
         targets = one_hot(batch.y, trainer.num_classes)
         mixed_x, mixed_y, _, _ = mentor_mix(batch.x, targets, v, self.alpha, trainer.loader.generator)
         mixed_losses = soft_cross_entropy(trainer.forward(0, mixed_x), mixed_y)
+        scale = torch.ones((), device=mixed_losses.device)
         if self.second_reweight:
-            loss = (self.weigh(self.mixed_average, mixed_losses.detach(), progress) * mixed_losses).mean()
+            v2 = self.weigh(self.mixed_average, mixed_losses.detach(), progress, self.last_burn_in)
+            loss, scale = (v2 * mixed_losses).mean(), v2.mean()
         else:
             loss = mixed_losses.mean()
+        if self.weight_decay:  # taken over from the optimiser: scaled by the mean second weight
+            loss = loss + self.decay_loss(trainer, scale)
+            self.decay_scales.append(scale.detach())
         return StepOutput(loss, losses, logits)
 
     def on_epoch_end(self, trainer, epoch):
@@ -156,6 +192,8 @@ class MentorMix(Method):
             "loss_moving_average": None if self.average.value is None else float(self.average.value),
             "burn_in": self.last_burn_in,  # the epoch's last step still trusted every sample
         }
+        if self.decay_scales:  # the epoch's mean multiple of the weight decay
+            metrics["weight_decay_scale"] = float(torch.stack(self.decay_scales).mean())
         if epoch == self.rate_epoch:  # the estimate is logged in the epoch it was made
             metrics["noise_rate_estimate"] = self.rate_estimate
         # "Selected" = trusted (v >= 0.5): precision / recall against the truth when it is known.
@@ -166,5 +204,7 @@ class MentorMix(Method):
         return {"preset": self.preset_used, "alpha": self.alpha, "percentile": self.percentile,
                 "second_reweight": self.second_reweight, "mentornet": self.mentornet,
                 "curriculum": self.curriculum if self.mentornet == "pd" else None, "burn_in": self.burn_in,
+                "burn_in_steps": self.burn_in_steps, "total_steps": self.total_steps,
+                "weight_decay_in_loss": self.weight_decay,
                 **rate_report(self.rate_used, self.rate_source, self.rate_estimate)}
 

@@ -6,6 +6,12 @@ ranks *within each observed class*, keeps n_i * max(1-(1+b)eta_i, (1-b)(1-eta_i)
 weights the kept samples by exp(-kappa t) of their class-normalised score. Stage two trains a fresh
 network on the kept, weighted samples. With ``stage1_epochs`` equal to the epoch budget the run
 stops after selecting (stage one and the selection alone).
+
+Schedules, as the official pipeline's: stage one is a complete CE run, its learning-rate schedule
+compressed into [0, stage1_epochs) so that it ends annealed (the averaged losses then include those
+of a converged network, whatever the budget); stage two's network gets its own complete schedule
+over the remaining epochs, fresh (``restart``, the official) or continuing stage one's weights
+(``restart=false``, the equal-compute variant).
 """
 from __future__ import annotations
 
@@ -32,7 +38,9 @@ class RSL(Method):
     """Options: ``eta`` = "auto" (default: the configured rate for every class under synthetic noise,
     else the estimate), "estimate" (always), "true" (the known per-class rates), one rate or a list
     of C rates; ``estimator`` = gmm | prediction; ``average_last`` k / ``average_until`` epoch e: the
-    window of stage-one epochs averaged (default: all of them)."""
+    window of stage-one epochs averaged (default: all of them); ``restart`` (true: stage two trains a
+    fresh network, false: stage one's network continues on the kept samples, with a new complete
+    schedule over the remaining epochs either way)."""
     # Ranges that depend on the epoch budget are checked in setup.
     option_constraints = {
         "stage1_epochs": [POSITIVE_INT, None], "eta": [Choice(AUTO, "estimate", "true"), RATE, ListOf(RATE)],
@@ -67,6 +75,8 @@ class RSL(Method):
             if value is not None and not 1 <= value <= self.stage1_epochs:
                 raise NoisyLabelsError(f"rsl {name}={value} asks for a window longer than the {self.stage1_epochs} "
                                        f"recorded stage-one epochs; use 1..{self.stage1_epochs}")
+        # Stage one is a complete schedule that ends annealed at stage1_epochs, as the official 200-epoch run.
+        trainer.set_schedule(0, 0, self.stage1_epochs)
         self.eta_given = self._given_eta(trainer, classes)
         sizes = torch.bincount(trainer.train_y, minlength=classes)
         if (sizes == 0).any():
@@ -112,9 +122,11 @@ class RSL(Method):
                 **trainer.selection_metrics(selected)}, selected
 
     def on_epoch_start(self, trainer, epoch):
-        if epoch == self.stage1_epochs:  # stage two: a fresh network on the kept samples
+        if epoch == self.stage1_epochs:  # stage two on the kept samples, with a complete schedule of its own
             if self.restart:
                 trainer.restart_network(0)
+            else:
+                trainer.set_schedule(0, epoch, trainer.config.optim.epochs)
             trainer.loader.indices = self.selected.nonzero().flatten()
 
     def training_step(self, trainer, batch):
@@ -146,7 +158,7 @@ class RSL(Method):
         trainer.stats.set_value("weight", idx, torch.where(selected, self.weights, torch.zeros_like(self.weights)))
         truth = trainer.data.noise.get("per_observed_class_rate")
         self._report = {
-            "stage1_epochs": self.stage1_epochs,
+            "stage1_epochs": self.stage1_epochs, "restart": self.restart,
             "window_epochs": [e + 1 for e in self.window(self.stage1_epochs)],
             **rate_report(class_weighted_rate(self.eta_used, labels, classes), self.rate_source,
                           round(class_weighted_rate(self.estimated, labels, classes), 6)),
