@@ -89,7 +89,8 @@ def main() -> None:
         ["noise", "detector", "precision", "recall", "F1", "flagged", "training", "wall time (s)", "time / cleanlab"],
         [[r["noise"], r["detector"], pct(r["precision"]), pct(r["recall"]), pct(r["f1"]), str(r["flagged"]),
           r["trainings"], f"{r['wall_s']:.0f}", f"{r['compute_ratio']:.2f}"] for r in rows])
-    text = header(args, "detection.py") + "\n\n" + table
+    noises = " --noises " + " ".join(f'"{n}"' for n in args.noises) if len(args.noises) < len(SETTINGS) else ""
+    text = header(args, "detection.py", f"{noises} --out {args.out}") + "\n\n" + table
     publish(out, text, rows)
 
 

@@ -21,7 +21,8 @@ import argparse
 import json
 from pathlib import Path
 
-from common import add_common_args, base_config, header, markdown_table, pct, publish
+from common import (ACC_COLUMNS, acc_cells, accuracies, add_common_args, base_config, header, markdown_table, pct,
+                    publish)
 
 from noisylabels import Trainer
 from noisylabels.config import load_config
@@ -33,8 +34,8 @@ from noisylabels.methods.dividemix import DivideMix
 class OracleDivideMix(DivideMix):
     """DivideMix whose division is the truth: clean probability 1 on correctly labeled samples."""
 
-    def divide(self, trainer, epoch):
-        super().divide(trainer, epoch)  # keeps the per-sample recording of the real method
+    def divide(self, trainer, epoch, fits):
+        super().divide(trainer, epoch, fits)  # keeps the per-sample recording of the real method
         truth = (trainer.train_y == trainer.true_y).float()
         self.clean_prob = [truth, truth.clone()]
 
@@ -76,12 +77,11 @@ def main() -> None:
         # test accuracy when the MixMatch stage starts, halfway through, and at the end
         acc = [e["test_acc"] for e in metrics["epochs"]]
         warmup = metrics["report"]["warmup"]
-        rows.append({"variant": label, "best": metrics["best_test_acc"], "last": metrics["last_test_acc"],
+        rows.append({"variant": label, **accuracies(metrics),
                      "after_warmup": acc[warmup], "halfway": acc[len(acc) // 2]})
         print(rows[-1], flush=True)
-    table = markdown_table(["variant", "first MixMatch epoch", "halfway", "best", "last"],
-                           [[r["variant"], pct(r["after_warmup"]), pct(r["halfway"]), pct(r["best"]), pct(r["last"])]
-                            for r in rows])
+    table = markdown_table(["variant", *ACC_COLUMNS, "first MixMatch epoch", "halfway"],
+                           [[r["variant"], *acc_cells(r), pct(r["after_warmup"]), pct(r["halfway"])] for r in rows])
     publish(out, header(args, "dividemix_ablation.py", f" --variants {args.variants}") + "\n\n" + table, rows)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import add_common_args, base_config, header, markdown_table, pct, publish, run_grid
+from common import ACC_COLUMNS, acc_cells, add_common_args, base_config, header, markdown_table, pct, publish, run_grid
 
 
 VARIANTS = [
@@ -27,8 +27,8 @@ def main() -> None:
     out = Path(args.out)
     rows = run_grid(base_config(args.subset, args.epochs, args.seed, args.augment), VARIANTS, out)
     table = markdown_table(
-        ["noise", "method", "best acc", "last acc", "trusted precision", "trusted recall", "epoch time / ce"],
-        [[r["noise"], r["variant"], pct(r["best"]), pct(r["last"]), pct(r["precision"]), pct(r["recall"]),
+        ["noise", "method", *ACC_COLUMNS, "trusted precision", "trusted recall", "epoch time / ce"],
+        [[r["noise"], r["variant"], *acc_cells(r), pct(r["precision"]), pct(r["recall"]),
           f"{r['epoch_ratio']:.2f}"] for r in rows])
     text = header(args, "mentormix.py") + "\n\n" + table
     publish(out, text, rows)

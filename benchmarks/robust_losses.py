@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import add_common_args, base_config, header, markdown_table, pct, publish, run_grid
+from common import ACC_COLUMNS, acc_cells, add_common_args, base_config, diff, header, markdown_table, publish, run_grid
 
 
 VARIANTS = [
@@ -35,8 +35,8 @@ def main() -> None:
     out = Path(args.out)
     rows = run_grid(base_config(args.subset, args.epochs, args.seed, args.augment), VARIANTS, out)
     table = markdown_table(
-        ["noise", "loss", "best acc", "last acc", "best - last", "epoch time / ce"],
-        [[r["noise"], r["variant"], pct(r["best"]), pct(r["last"]), pct(r["best"] - r["last"]),
+        ["noise", "loss", *ACC_COLUMNS, "selected - last", "epoch time / ce"],
+        [[r["noise"], r["variant"], *acc_cells(r), diff(r["selected"], r["last"]),
           f"{r['epoch_ratio']:.2f}"] for r in rows])
     text = header(args, "robust_losses.py") + "\n\n" + table
     publish(out, text, rows)

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import torch
-from common import add_common_args, base_config, header, markdown_table, pct, publish, run_grid, summarize
+from common import (ACC_COLUMNS, acc_cells, add_common_args, base_config, header, markdown_table, pct, publish,
+                    run_grid, summarize)
 
 from noisylabels import Config, Trainer
 
@@ -65,9 +66,9 @@ def main() -> None:
         ce = next(c for c in rows if c["noise"] == r["noise"] and c["variant"] == "ce")
         r["bookkeeping"] = None if r["select_s"] is None else (record_s + r["select_s"]) / ce["epoch_s"]
     table = markdown_table(
-        ["noise", "method", "best acc", "last acc", "selection precision", "selection recall", "epoch time / ce",
+        ["noise", "method", *ACC_COLUMNS, "selection precision", "selection recall", "epoch time / ce",
          "RSL bookkeeping / ce epoch (%)", "mean abs eta error"],
-        [[r["noise"], r["variant"], pct(r["best"]), pct(r["last"]), pct(r["precision"]), pct(r["recall"]),
+        [[r["noise"], r["variant"], *acc_cells(r), pct(r["precision"]), pct(r["recall"]),
           f"{r['epoch_ratio']:.2f}", pct(r["bookkeeping"]),
           "-" if r["eta_abs_error"] is None else f"{r['eta_abs_error']:.3f}"] for r in rows])
     text = (header(args, "small_loss_family.py") + "\n\n" + table + "\n\n" +

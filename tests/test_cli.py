@@ -1,4 +1,3 @@
-import csv
 import gzip
 import json
 import subprocess
@@ -124,23 +123,3 @@ def test_a_misspelled_forwarded_option_lists_the_valid_ones(tmp_path, capsys):
 def test_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "noisylabels", "list", "methods"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("methods: ")
-
-
-def test_demo_runs_and_writes_its_table(tmp_path, capsys):
-    code, out, _ = run(["demo", "--dataset", "digits", "--subset", "800", "--epochs", "6", "--out", str(tmp_path),
-                        "--device", "cpu", "--no-progress"], capsys)
-    assert code == 0
-    table = (tmp_path / "results.md").read_text()
-    assert "| ce-noisy | ce | 40% symmetric |" in table and "| ce-clean | ce | clean |" in table
-    assert "| gce+sr-noisy | ce, loss gce+sr | 40% symmetric |" in table and "Suspected label errors" in table
-    assert table.strip() in out
-    for run_name in ("ce-noisy", "gce+sr-noisy", "ce-clean"):
-        assert json.loads((tmp_path / run_name / "metrics.json").read_text())["status"] == "complete"
-    rows = list(csv.DictReader(open(tmp_path / "suspected_label_errors.csv")))
-    n = json.loads((tmp_path / "ce-noisy" / "metrics.json").read_text())["num_train"]
-    assert len(rows) == n and [int(r["rank"]) for r in rows] == list(range(1, n + 1))
-    scores = [float(r["score"]) for r in rows]
-    assert scores == sorted(scores) and min(scores) == 0.0  # class-wise min-max: the worst of a class is 0
-    # The flagged samples are more often mislabeled than the 40% base rate.
-    flagged = [r for r in rows if r["flag"] == "1"]
-    assert sum(r["given_label"] != r["true_label"] for r in flagged) / len(flagged) > 0.5

@@ -1,13 +1,11 @@
 import csv
 import json
-import math
 from pathlib import Path
 
 import pytest
 import torch
 
-from noisylabels import Config, NoisyLabelsError, Trainer
-from noisylabels.config import OptimConfig
+from noisylabels import NoisyLabelsError, Trainer
 
 
 def test_fit_writes_a_complete_run_folder(tiny_config, tiny_splits):

@@ -1,7 +1,6 @@
 """Exact resume: a run killed mid-epoch (SIGKILL, in a child process) and resumed ends bit for bit
 where an uninterrupted run ends, for every registered method; bad checkpoints get clear errors."""
 import json
-import os
 import subprocess
 import sys
 import textwrap

@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pattern", default="*", help="glob on names, e.g. 'resnet*'")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("demo", help="the main job: Fashion-MNIST, 40%% symmetric noise, methods vs CE")
+    p = sub.add_parser("demo", help="the main job: Fashion-MNIST, 50%% symmetric noise, the best method vs CE")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--dataset", default="fashion_mnist", help="another registered dataset, e.g. digits")
     p.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the demo's budget)")
