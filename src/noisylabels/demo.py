@@ -26,7 +26,7 @@ CLEAN = {"type": "none", "rate": 0.0}
 # The featured method: the highest selected_test_acc in that column of the committed results
 # (benchmarks/results/bench_fashion_mnist_long/results.csv; tests/test_demo.py checks it), as
 # (its label there, its method section).
-FEATURED = ("small_loss", {"name": "small_loss"})
+FEATURED = ("rsl", {"name": "rsl"})
 DEMO_RUNS = [
     ("ce-noisy", "ce", {"name": "ce"}, NOISY),
     (f"{FEATURED[0]}-noisy", *FEATURED, NOISY),
