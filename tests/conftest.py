@@ -44,3 +44,19 @@ def tiny_config(tmp_path):
 @pytest.fixture
 def make_blobs():
     return blobs
+
+
+@pytest.fixture
+def interrupt_in_epoch():
+    """``interrupt(trainer, epoch)``: Ctrl-C after the first optimiser step of ``epoch`` (0-based),
+    i.e. half-way through it, after the previous epoch's checkpoint."""
+    def interrupt(trainer, epoch: int) -> None:
+        original = trainer.method.after_step
+
+        def after_step(tr):
+            original(tr)
+            if tr.epoch == epoch:
+                raise KeyboardInterrupt
+
+        trainer.method.after_step = after_step
+    return interrupt

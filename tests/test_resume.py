@@ -149,19 +149,12 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one(tmp_path, monk
     assert not any(p.name.endswith(".tmp") for p in (tmp_path / "run").iterdir())
 
 
-def test_cli_resume(tmp_path, capsys):
+def test_cli_resume(tmp_path, capsys, interrupt_in_epoch):
     from noisylabels.cli import main
 
     config = config_for("ce", tmp_path / "run").replace(optim={"epochs": 2})
     trainer = Trainer(config)
-    original = trainer.method.after_step
-
-    def stop_in_second_epoch(tr):  # Ctrl-C half-way through the second epoch
-        original(tr)
-        if tr.epoch == 1:
-            raise KeyboardInterrupt
-
-    trainer.method.after_step = stop_in_second_epoch
+    interrupt_in_epoch(trainer, 1)  # Ctrl-C half-way through the second epoch
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "interrupted"

@@ -24,7 +24,8 @@ def without_times(metrics: dict) -> list:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_interrupted_and_resumed_equals_uninterrupted(name, tiny_config, tiny_splits, tmp_path, monkeypatch):
+def test_interrupted_and_resumed_equals_uninterrupted(name, tiny_config, tiny_splits, tmp_path, monkeypatch,
+                                                      interrupt_in_epoch):
     noise, options = CASES[name]
     # DivideMix: 10 epochs, never separated: warm-up checks at epochs 1 and 2 (interrupted), ends at the cap, 3.
     epochs = 10 if name == "dividemix" else 5
@@ -37,14 +38,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(name, tiny_config, tiny_sp
     whole = Trainer(config(tmp_path / "whole"), tiny_splits)
     expected = whole.fit()
     killed = Trainer(config(tmp_path / "killed"), tiny_splits)
-    original = killed.method.after_step
-
-    def stop_in_epoch_3(trainer):  # interrupted half-way, after the checkpoint of epoch 2
-        original(trainer)
-        if trainer.epoch == 2:
-            raise KeyboardInterrupt
-
-    killed.method.after_step = stop_in_epoch_3
+    interrupt_in_epoch(killed, 2)  # half-way through epoch 3, after the checkpoint of epoch 2
     with pytest.raises(KeyboardInterrupt):
         killed.fit()
     resumed = Trainer.resume(tmp_path / "killed", tiny_splits)
