@@ -12,6 +12,7 @@ from .normalized import FocalLoss, NCEAndRCE, NormalizedCrossEntropy, Normalized
 from .polysoft import PolySoftLoss
 from .registry import LOSSES, create_loss
 from .sparse import SR_PRESETS, SparseRegularization
+from .squared import SquaredLoss
 from .symmetric import MeanAbsoluteError, ReverseCrossEntropy, SymmetricCrossEntropy
 
 __all__ = [
@@ -20,5 +21,5 @@ __all__ = [
     "GeneralizedCrossEntropy", "NormalizedGeneralizedCrossEntropy",
     "NormalizedCrossEntropy", "NCEAndRCE", "FocalLoss", "NormalizedFocalLoss",
     "BiTemperedLoss", "tempered_softmax",
-    "PolySoftLoss", "SparseRegularization", "SR_PRESETS",
+    "PolySoftLoss", "SparseRegularization", "SR_PRESETS", "SquaredLoss",
 ]

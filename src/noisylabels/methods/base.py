@@ -54,6 +54,8 @@ class RunContext(Protocol):
     device: torch.device
     data: Any  # the prepared splits: train, val, test
     models: list
+    optimizers: list  # one per network (rebuilt by restart_network and on resume)
+    history: list  # the finished epochs' rows, validation accuracy included
     loss_fn: Any
     loader: Any  # the run's training loader (index batches over the whole training set)
     stats: Any  # the SampleStats store
