@@ -11,7 +11,7 @@ from noisylabels.plugins import LOADED
 
 EPOCHS = 3
 METHOD_ARGS = {"rsl": ["stage1_epochs=1"], "coteaching": ["num_gradual=1"], "dividemix": ["warmup=1"], "ce": [],
-               "prediction_average": []}
+               "prediction_average": [], "self_ensemble": ["patience=1"], "aux": []}
 
 
 def torchrun(method: str, out, *extra: str) -> subprocess.CompletedProcess:
@@ -28,7 +28,8 @@ def torchrun(method: str, out, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
 
 
-@pytest.mark.parametrize("method", ["ce", "rsl", "coteaching", "dividemix"])
+# self_ensemble and aux: (N, C) state merged by index (a prediction average, the auxiliary vectors)
+@pytest.mark.parametrize("method", ["ce", "rsl", "coteaching", "dividemix", "self_ensemble", "aux"])
 def test_two_processes_cover_every_sample_once_and_agree(method, tmp_path):
     result = torchrun(method, tmp_path / "run")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 
 from ..errors import NoisyLabelsError
-from .checks import check_labels, check_same_length, check_tensor, is_real
+from .checks import check_labels, check_tensor, is_real
 
 RSL_KAPPA = -math.log(0.7)  # official k: weights exp(-k t) lie in (0.7, 1]
 

@@ -1,5 +1,6 @@
 """Training methods, registered by name. Each is one small file over the one engine."""
-from . import aum, aux, coteaching, dividemix, erm, mentormix, rdi, rsl, rsl_mixmatch, self_ensemble, small_loss
+from . import adaptive_loss, aum, aux, coteaching, dividemix, erm, mentormix, rdi, rsl, rsl_mixmatch, self_ensemble, small_loss
 from .base import METHODS, Method, MethodInfo, RunContext, StepOutput
 
-__all__ = ["METHODS", "Method", "MethodInfo", "RunContext", "StepOutput", "aum", "coteaching", "dividemix", "erm", "mentormix", "rsl", "rsl_mixmatch", "small_loss"]
+__all__ = ["METHODS", "Method", "MethodInfo", "RunContext", "StepOutput", "adaptive_loss", "aum", "aux", "coteaching",
+           "dividemix", "erm", "mentormix", "rdi", "rsl", "rsl_mixmatch", "self_ensemble", "small_loss"]

@@ -31,7 +31,7 @@ class AuxiliaryVariables(Method):
     option_constraints = {"lam": POSITIVE, "penalty": [NON_NEGATIVE, None]}
     merged = ("aux",)  # (N, C): each rank updates the rows of its own samples
 
-    def __init__(self, lam: float = 1.0, penalty: Optional[float] = None):
+    def __init__(self, lam: float = 30.0, penalty: Optional[float] = None):
         self.lam, self.penalty = float(lam), penalty
         self.pending = None  # (indices, b rows) of the current step, until after_step applies it
 

@@ -22,7 +22,7 @@ import torch
 from ..data.augment import view_augment
 from ..errors import NoisyLabelsError
 from ..functional.mixmatch import EMA, soft_mse
-from ..options import NON_NEGATIVE, POSITIVE_INT, Interval, Real, Type
+from ..options import BOOL, NON_NEGATIVE, POSITIVE_INT, Interval, Real, Type
 from ..quality import LabelQuality
 from .base import METHODS, Method, MethodInfo, StepOutput
 from .rates import estimate_rate
@@ -39,30 +39,33 @@ def sigmoid_rampup(step: int, length: float) -> float:
 @METHODS.register("self_ensemble")
 class SelfEnsemble(Method):
     """Options: ``ema_decay`` (teacher, 0.99), ``momentum`` (the per-sample prediction average's
-    weight on its past, 0.9), ``consistency`` (weight of the consistency loss, 100 as the mean
-    teacher on CIFAR-10), ``rampup`` (its sigmoid ramp as a fraction of all steps, 0.1),
-    ``patience`` (epochs without a better validation accuracy that end a round, 3), ``rounds``
-    (at most this many filterings, 5), ``augment`` (the two views: auto = crop + flip for images,
-    feature noise for vectors)."""
+    weight on its past, 0.9), ``consistency`` (weight of the consistency loss, 1), ``rampup`` (its
+    sigmoid ramp as a fraction of all steps, 0.1), ``patience`` (epochs without a better validation
+    accuracy that end a round, 5), ``rounds`` (at most this many filterings, 5), ``augment`` (the
+    two views: auto = crop + flip for images, feature noise for vectors), ``restart_schedule``
+    (each filtering round runs the learning-rate schedule afresh over the epochs left, true)."""
 
     info = MethodInfo(quality=LabelQuality(value="ensemble_label_prob", higher_is_cleaner=True), selects=True)
     merged = ("ensemble",)
     option_constraints = {
         "ema_decay": Interval(Real, 0, 1, closed="left"), "momentum": Interval(Real, 0, 1, closed="left"),
         "consistency": NON_NEGATIVE, "rampup": Interval(Real, 0, 1), "patience": POSITIVE_INT,
-        "rounds": POSITIVE_INT, "augment": Type(str),
+        "rounds": POSITIVE_INT, "augment": Type(str), "restart_schedule": BOOL,
     }
 
-    def __init__(self, ema_decay: float = 0.99, momentum: float = 0.9, consistency: float = 100.0,
-                 rampup: float = 0.1, patience: int = 3, rounds: int = 5, augment: str = "auto"):
+    def __init__(self, ema_decay: float = 0.99, momentum: float = 0.9, consistency: float = 1.0,
+                 rampup: float = 0.1, patience: int = 5, rounds: int = 5, augment: str = "auto",
+                 restart_schedule: bool = True):
         self.ema_decay, self.momentum, self.consistency, self.rampup = ema_decay, momentum, consistency, rampup
         self.patience, self.rounds, self.augment_name = patience, rounds, augment
+        self.restart_schedule = restart_schedule
         self.best = None  # this round's best epoch: validation accuracy, weights, prediction average
         self.previous_best = float("-inf")  # the best validation accuracy of the rounds before
         self.stale = 0  # epochs of this round since its best
         self.filtering = True  # False once the rounds have ended
         self.filterings: list[dict] = []
         self.steps = 0
+        self.rate_estimate = None
 
     def setup(self, trainer):
         if trainer.data.val is None:
@@ -100,6 +103,8 @@ class SelfEnsemble(Method):
         improved = best["val_acc"] > self.previous_best
         if improved:  # filter all samples afresh, against their original labels
             self.kept = trainer.broadcast(self.ensemble.argmax(1) == trainer.train_y)
+            if self.restart_schedule:  # the new round is a training of its own over the epochs left
+                trainer.set_schedule(0, epoch, trainer.config.optim.epochs)
         self.filterings.append({"epoch": epoch, "best_epoch": best["epoch"], "best_val_acc": best["val_acc"],
                                 "filtered": improved, "kept": int(self.kept.sum())})
         self.previous_best = max(self.previous_best, best["val_acc"])
@@ -128,14 +133,17 @@ class SelfEnsemble(Method):
         label_prob = self.ensemble.gather(1, trainer.train_y[:, None]).squeeze(1)
         trainer.stats.set_value("ensemble_label_prob", torch.arange(len(label_prob), device=trainer.device),
                                 label_prob)
+        # The noise rate the filtering implies, for comparison with the other methods: the share of
+        # samples outside the supervised set (the shared estimate before any filtering). Computed
+        # here on every rank: report() runs on rank 0 only and must not broadcast.
+        if any(f["filtered"] for f in self.filterings):
+            self.rate_estimate = round(1.0 - self.kept.float().mean().item(), 6)
+        else:
+            self.rate_estimate = estimate_rate(trainer)
         return {"round": len(self.filterings) + 1, **trainer.selection_metrics(self.kept)}
 
     def predict(self, trainer, x):
         return self.teacher.model(x).float()
 
     def report(self, trainer):
-        """The filterings and, for comparison with the other methods, the noise rate they imply: the
-        share of samples outside the supervised set (the shared estimate before any filtering)."""
-        filtered = any(f["filtered"] for f in self.filterings)
-        estimate = round(1.0 - self.kept.float().mean().item(), 6) if filtered else estimate_rate(trainer)
-        return {"filterings": self.filterings, "noise_rate_estimate": estimate}
+        return {"filterings": self.filterings, "noise_rate_estimate": self.rate_estimate}
