@@ -38,7 +38,7 @@ def test_a_step_averages_the_teachers_prediction_into_the_batch_rows(tiny_config
 
 
 def test_a_round_ends_at_its_best_epoch_and_filters_by_the_average(tiny_config, tiny_splits):
-    trainer = make(tiny_config, tiny_splits, patience=2)
+    trainer = make(tiny_config, tiny_splits, epochs=6, patience=2)
     method = trainer.method
     trainer.history = [{"val_acc": 0.6}]
     method.on_epoch_start(trainer, 1)  # epoch 1's row is the best so far: saved
@@ -58,6 +58,7 @@ def test_a_round_ends_at_its_best_epoch_and_filters_by_the_average(tiny_config, 
     assert method.filterings == [{"epoch": 3, "best_epoch": 1, "best_val_acc": 0.6, "filtered": True,
                                   "kept": len(trainer.train_y) - 10}]
     assert method.filtering and method.best is None
+    assert trainer.schedule_start == [3] and trainer.schedule_end == [6]  # the new round's own schedule
 
 
 def test_filtering_stops_when_a_round_is_no_better(tiny_config, tiny_splits):
