@@ -99,7 +99,7 @@ def test_a_cycle_would_be_found(monkeypatch):
     assert find_cycle()
 
 
-WORKFLOWS = ("report", "detection", "bench", "cli", "detect", "demo")
+WORKFLOWS = ("report", "detection", "bench", "cli", "detect", "demo", "randomize")
 TRAINING = ("engine", "methods", "losses", "models", "optim", "callbacks", "checkpoint", "distributed",
             "data.prepare", "bench", "detect", "demo", "cli", "report")
 

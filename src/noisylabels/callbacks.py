@@ -135,6 +135,23 @@ class TensorBoardLogger(Callback):
             self.writer = None
 
 
+class TrainingSetAccuracy(Callback):
+    """After every epoch, the eval-mode accuracy of the method's prediction over the whole training
+    set against the labels it is fitted to (the observed, possibly corrupted ones), as the row's
+    ``train_eval_acc``: how much of its labels the network has memorised. The row's ``train_acc``
+    is measured in train mode while the weights move, so it lags behind and never quite reaches 1.
+
+    Extra callbacks run after the defaults, so the key is in metrics.json from the next epoch's
+    write on, and in every epoch of the final one."""
+
+    key = "train_eval_acc"
+
+    def on_epoch_end(self, trainer, epoch: int, row: dict) -> None:
+        logits = trainer.logits_on(trainer.train_x, lambda x: trainer.method.predict(trainer, x))
+        correct = (logits.argmax(1) == trainer.train_y).sum().item()
+        row[self.key] = correct / len(trainer.train_y)  # exactly 1.0 only when every label is fitted
+
+
 def tensorboard_writer_class():
     """torch's TensorBoard ``SummaryWriter``, which needs the optional ``tensorboard`` package."""
     try:

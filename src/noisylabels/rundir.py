@@ -3,7 +3,9 @@
 
 A run folder holds ``config.yaml``, ``noise.json``, ``metrics.json``, ``checkpoint.pt``, ``samples.csv``,
 ``stats.pt`` and optional plots / TensorBoard logs; a bench folder holds ``grid.yaml``,
-``results.csv``, ``results.md`` and one run folder per cell under ``cells/``.
+``results.csv``, ``results.md`` and one run folder per cell under ``cells/``; a randomize folder
+(``noisylabels randomize``) holds ``randomize.json``, ``randomize.png``, ``results.md`` and one run
+folder per setting under ``runs/``.
 """
 from __future__ import annotations
 
@@ -35,6 +37,9 @@ LABEL_ISSUES = "label_issues.csv"
 LABEL_ISSUES_SHEET = "label_issues.png"
 DETECTION = "detection.json"
 REPORT = "report.html"
+RANDOMIZE = "randomize.json"
+RANDOMIZE_FIGURE = "randomize.png"
+RUNS = "runs"  # a randomize folder's run folders, one per setting
 # Files one training run writes: a fresh run deletes them first, so none from an earlier run survives.
 RUN_FILES = (CONFIG, NOISE, METRICS, CHECKPOINT, SAMPLES, STATS, LOSS_HISTOGRAMS, SELECTION)
 
@@ -60,6 +65,11 @@ def default_run_dir(config: Config) -> Path:
 
 def default_bench_dir(name: str) -> Path:
     return Path("runs") / "bench" / slug(name)
+
+
+def default_randomize_dir(config: Config) -> Path:
+    """runs/randomize/<dataset>-<model>-s<seed>, where ``noisylabels randomize`` writes without --out."""
+    return Path("runs") / "randomize" / slug(f"{config.data.name}-{config.model.name}-s{config.run.seed}")
 
 
 def clear_run_files(folder: Path) -> None:
