@@ -83,6 +83,8 @@ def test_training_filters_mostly_wrong_labels(tiny_config, tiny_splits):
     assert 0.0 < metrics["report"]["noise_rate_estimate"] < 1.0
     x = trainer.data.test.x
     assert torch.equal(method.predict(trainer, x), method.teacher.model(x))
+    stored = torch.load(trainer.out / "stats.pt")["values"]  # the (N, C) average is in the store
+    assert torch.equal(stored["ensemble"], method.ensemble.cpu())
 
 
 def test_it_needs_a_validation_split(tiny_config, tiny_splits):

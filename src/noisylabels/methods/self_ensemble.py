@@ -131,8 +131,9 @@ class SelfEnsemble(Method):
 
     def on_epoch_end(self, trainer, epoch):
         label_prob = self.ensemble.gather(1, trainer.train_y[:, None]).squeeze(1)
-        trainer.stats.set_value("ensemble_label_prob", torch.arange(len(label_prob), device=trainer.device),
-                                label_prob)
+        every = torch.arange(len(label_prob), device=trainer.device)
+        trainer.stats.set_value("ensemble", every, self.ensemble)  # (N, C), in stats.pt
+        trainer.stats.set_value("ensemble_label_prob", every, label_prob)
         # The noise rate the filtering implies, for comparison with the other methods: the share of
         # samples outside the supervised set (the shared estimate before any filtering). Computed
         # here on every rank: report() runs on rank 0 only and must not broadcast.
