@@ -44,10 +44,14 @@ def slow_calibrated(labels, probs):
     for i in range(k):
         n_i = sum(1 for y in labels if y == i)
         scaled = [joint[i][j] / sum(joint[i]) * n_i for j in range(k)]
-        ints = [int(np.floor(v + 1e-9)) for v in scaled]
-        by_remainder = sorted(range(k), key=lambda j: (-(scaled[j] - ints[j]), j))
-        for j in by_remainder[:round(sum(scaled)) - sum(ints)]:
-            ints[j] += 1
+        # cleanlab's rounding: each entry to nearest (half to even), then the entries furthest
+        # from their rounded value move one step until the row keeps its rounded total
+        ints = [round(v) for v in scaled]
+        while (missing := round(sum(scaled)) - sum(ints)) != 0:
+            step = 1 if missing > 0 else -1
+            key = (lambda j: (-(scaled[j] - ints[j]), -j)) if step > 0 else (lambda j: (scaled[j] - ints[j], j))
+            for j in sorted(range(k), key=key)[:abs(missing)]:
+                ints[j] += step
         out.append(ints)
     return out
 

@@ -18,11 +18,12 @@ Matched to cleanlab 2.x (cleanlab/count.py, cleanlab/filter.py):
   their label, as cleanlab does.
 
 Simplifications: no multiprocessing, no ``frac_noise`` / ``num_to_remove_per_class``, no
-multi-label. Rounding is largest-remainder (cleanlab: round, then adjust), which can differ only
-on exact .5 ties. ``min_examples_per_class`` (cleanlab's default 1) is kept: classes with at most
+multi-label. Rounding follows cleanlab's (round, then adjust the entries furthest from their
+rounded value), which matters: equal raw counts give exact ties. ``min_examples_per_class`` (cleanlab's default 1) is kept: classes with at most
 that many samples are never pruned and a prune matrix's diagonal is raised to it, taking the
-difference evenly from the row's non-zero off-diagonals (rows of C here; cleanlab then re-rounds
-columns, we re-round rows).
+difference evenly from the row's non-zero off-diagonals, then truncating the counts to integers
+(as cleanlab's ``_reduce_prune_counts`` does). The confident joint is built with cleanlab's
+column-major layout: its float sums, and so the rounding ties, depend on the summation order.
 """
 from __future__ import annotations
 
@@ -89,21 +90,32 @@ def confident_classes(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return np.where(count > 0, guess, -1)
 
 
+def round_preserving_sum(values: np.ndarray) -> np.ndarray:
+    """Round a vector to integers keeping its rounded sum, as cleanlab does: round each entry, then
+    move the entries furthest from their rounded value (ties broken by index) one step towards it
+    until the sum is right."""
+    ints = np.round(values)
+    target = np.round(values.sum())
+    while (missing := int(np.round(target - ints.sum()))) != 0:
+        step = 1 if missing > 0 else -1
+        order = np.argsort(values - ints)  # ascending: the entries rounded up furthest come first
+        for i in (order[::-1] if step > 0 else order)[:min(abs(missing), len(values))]:
+            ints[i] += step
+    return ints
+
+
 def round_preserving_row_totals(matrix: np.ndarray) -> np.ndarray:
-    """Integer matrix whose rows sum to the rounded row sums (largest remainder, ties by column)."""
-    floors = np.floor(matrix + 1e-9)  # + 1e-9: 2.9999999 from a scaling is 3
-    missing = np.rint(matrix.sum(1) - floors.sum(1)).astype(int)
-    remainders = matrix - floors
-    for row, extra in enumerate(missing):
-        if extra > 0:
-            floors[row, np.argsort(-remainders[row], kind="stable")[:extra]] += 1
-    return floors.astype(np.int64)
+    """Integer matrix whose rows each keep their rounded sum (``round_preserving_sum`` per row)."""
+    return np.array([round_preserving_sum(row) for row in np.asarray(matrix, dtype=float)]).astype(np.int64)
 
 
 def calibrate(confident_joint: np.ndarray, class_counts: np.ndarray) -> np.ndarray:
-    """Scale each row of C to its class count n_i, then round keeping the row totals."""
-    row_sums = np.maximum(confident_joint.sum(1, keepdims=True), 1e-100)
-    return round_preserving_row_totals(confident_joint / row_sums * class_counts[:, None])
+    """Scale each row of C to its class count n_i and the whole to N, then round keeping the row
+    totals (the arithmetic in cleanlab's order: rounding ties depend on the last bit)."""
+    row_sums = np.clip(confident_joint.sum(1), 1e-100, None)
+    scaled = (confident_joint.T / row_sums * class_counts).T
+    scaled = scaled / np.clip(scaled.sum(), 1e-100, None) * class_counts.sum()
+    return round_preserving_row_totals(scaled)
 
 
 def estimate_latent(labels, pred_probs) -> ConfidentEstimates:
@@ -117,8 +129,11 @@ def _estimate(labels: np.ndarray, probs: np.ndarray) -> ConfidentEstimates:
     thresholds = confident_thresholds(labels, probs)
     guess = confident_classes(probs, thresholds)
     counted = guess >= 0
-    joint = np.bincount(labels[counted] * num_classes + guess[counted],
-                        minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    # Counted as (confident class, given label), then transposed: the same values, and the same
+    # column-major memory layout as cleanlab's joint, whose float sums (and so its rounding ties)
+    # depend on the summation order.
+    joint = np.bincount(guess[counted] * num_classes + labels[counted],
+                        minlength=num_classes * num_classes).reshape(num_classes, num_classes).T
     np.fill_diagonal(joint, np.maximum(joint.diagonal(), 1))  # cleanlab: at least one clean example per class
     counts = np.bincount(labels, minlength=num_classes)
     calibrated = calibrate(joint, counts)
@@ -131,13 +146,13 @@ def _estimate(labels: np.ndarray, probs: np.ndarray) -> ConfidentEstimates:
 
 def keep_at_least(prune_counts: np.ndarray, minimum: int) -> np.ndarray:
     """Raise the diagonal of a (given, true) count matrix to ``minimum``, taking the difference
-    evenly from each row's non-zero off-diagonal entries (clipped at 0), then re-round rows."""
+    evenly from each row's non-zero off-diagonal entries (clipped at 0), then truncate to integers."""
     diagonal = prune_counts.diagonal()
     raised = np.maximum(diagonal, minimum)
     nonzero_off = np.maximum(np.count_nonzero(prune_counts, axis=1) - 1, 1)
     adjusted = np.clip(prune_counts - ((raised - diagonal) / nonzero_off)[:, None], 0, None)
     np.fill_diagonal(adjusted, raised)
-    return round_preserving_row_totals(adjusted)
+    return adjusted.astype(np.int64)  # truncated towards zero, as cleanlab's counts are
 
 
 def _prune_by_noise_rate(labels, probs, prune_counts, minimum) -> np.ndarray:
