@@ -130,6 +130,30 @@ class Recorder:
         self.epoch += 1
         self._current_recorded = False
 
+    def merge_ranks(self) -> None:
+        """Under ``torch.distributed`` (e.g. a DDP fit), merge the current epoch's row over the ranks,
+        each of which recorded its own shard of the samples: every rank then holds every sample's
+        record (a sample recorded by several ranks keeps the lowest rank's). Call it on every rank
+        before ``end_epoch``; a no-op outside a process group of two or more."""
+        from torch import distributed as dist
+
+        from ..distributed import gather_rows
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return
+        self._ensure_capacity(self.epoch + 1)  # every rank sends rows of the same shape
+        rows = {name: torch.from_numpy(np.array(self._histories[name][self.epoch], dtype=np.float32))
+                for name in QUANTITIES}
+        recorded = ~torch.isnan(rows["loss"])  # this epoch's records on this rank
+        rows["labels"] = torch.from_numpy(self.labels.copy())
+        merged, count = gather_rows(rows, recorded)
+        if not bool((count > 0).any()):
+            return
+        for name in QUANTITIES:
+            self._histories[name][self.epoch] = merged[name].numpy().astype(self._np_dtype)
+        self.labels = np.where(count.numpy() > 0, merged["labels"].numpy(), self.labels)
+        self._current_recorded = True
+
     # ------------------------------------------------------------------ statistics (N,) float64
     def epoch_mean_loss(self) -> np.ndarray:
         return epoch_mean(self.history("loss"), name="loss_history")
