@@ -5,7 +5,7 @@ from .bench import run_bench
 from .config import Config, load_config
 from .data import DATASETS, DeviceLoader, LabeledData, Splits, load_dataset
 from .detection import (Recorder, detection_metrics, find_label_issues, label_quality_scores, rank_label_issues,
-                        suggested_labels, write_label_issues_csv)
+                        label_issues_dataframe, suggested_labels, write_label_issues_csv)
 from .engine import Trainer, train
 from .errors import NoisyLabelsError
 from .losses import LOSSES, create_loss
@@ -19,5 +19,5 @@ __all__ = [
     "Trainer", "train", "NoisyLabelsError", "LOSSES", "create_loss", "METHODS", "Method", "StepOutput",
     "MODELS", "create_model", "NOISE", "make_noise", "noise_summary", "SampleStats",
     "Recorder", "label_quality_scores", "rank_label_issues", "find_label_issues", "suggested_labels",
-    "write_label_issues_csv", "detection_metrics", "run_bench",
+    "write_label_issues_csv", "label_issues_dataframe", "detection_metrics", "run_bench",
 ]

@@ -2,6 +2,7 @@ import csv
 import json
 
 import numpy as np
+import pandas
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
@@ -41,7 +42,7 @@ def labels():
 
 def test_exported_from_the_top_level():
     for name in ("Recorder", "label_quality_scores", "rank_label_issues", "find_label_issues", "suggested_labels",
-                 "write_label_issues_csv", "detection_metrics"):
+                 "write_label_issues_csv", "label_issues_dataframe", "detection_metrics"):
         assert name in noisylabels.__all__ and hasattr(noisylabels, name)
 
 
@@ -149,6 +150,19 @@ def test_csv_is_ranked_and_complete(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["issues.csv"]  # no temporary file left
     with pytest.raises(NoisyLabelsError, match="suggested must have one entry per sample"):
         write_label_issues_csv(tmp_path / "x.csv", labels, quality, [0, 1, 0, 0], [0, 0])
+
+
+def test_dataframe_is_the_csv_table(tmp_path):
+    labels, truth = np.array([0, 1, 1, 0]), np.array([0, 0, 1, 0])
+    quality, mask, suggested = np.array([0.9, 0.1, np.nan, 0.5]), [False, True, False, False], [0, 0, 1, 0]
+    frame = noisylabels.label_issues_dataframe(labels, quality, mask, suggested, true_labels=truth)
+    path = write_label_issues_csv(tmp_path / "issues.csv", labels, quality, mask, suggested, true_labels=truth)
+    from_csv = pandas.read_csv(path)
+    assert list(frame.columns) == list(from_csv.columns) and frame["flag"].dtype == bool
+    assert (frame["index"] == from_csv["index"]).all() and (frame["flag"] == from_csv["flag"].astype(bool)).all()
+    assert np.allclose(frame["score"], from_csv["score"], equal_nan=True)
+    with pytest.raises(NoisyLabelsError, match="suggested must have one entry per sample"):
+        noisylabels.label_issues_dataframe(labels, quality, mask, [0, 0])
 
 
 def test_detection_metrics():

@@ -144,23 +144,43 @@ def suggested_labels(labels, *, pred_probs=None, run=None) -> np.ndarray:
     return np.where(prediction >= 0, prediction, source.labels)
 
 
-def write_label_issues_csv(path, labels, quality, mask, suggested, true_labels=None) -> Path:
-    """Write ``index, given_label, suggested_label, score, rank, flag`` (+ ``true_label``), most
-    suspicious first, atomically. Returns the path."""
+def _label_issue_rows(labels, quality, mask, suggested, true_labels) -> tuple[list[str], list[list]]:
+    """The label-issues table (header, rows), most suspicious first; inputs checked."""
     labels = check_labels(labels)
     quality = check_scores(quality, labels, "quality", allow_nan=True)
     mask = check_mask(mask, labels)
     suggested = check_labels(suggested, name="suggested", length=len(labels))
     truth = None if true_labels is None else check_labels(true_labels, name="true_labels", length=len(labels))
+    header = ["index", "given_label", "suggested_label", "score", "rank", "flag"] + ([] if truth is None else
+                                                                                      ["true_label"])
+    rows = [[i, int(labels[i]), int(suggested[i]), float(quality[i]), rank, int(mask[i])]
+            + ([] if truth is None else [int(truth[i])]) for rank, i in enumerate(rank_order(quality).tolist(), 1)]
+    return header, rows
+
+
+def write_label_issues_csv(path, labels, quality, mask, suggested, true_labels=None) -> Path:
+    """Write ``index, given_label, suggested_label, score, rank, flag`` (+ ``true_label``), most
+    suspicious first, atomically. Returns the path."""
+    header, rows = _label_issue_rows(labels, quality, mask, suggested, true_labels)
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["index", "given_label", "suggested_label", "score", "rank", "flag"]
-                        + ([] if truth is None else ["true_label"]))
-        for rank, i in enumerate(rank_order(quality).tolist(), 1):
-            writer.writerow([i, labels[i], suggested[i], f"{quality[i]:.6g}", rank, int(mask[i])]
-                            + ([] if truth is None else [truth[i]]))
+        writer.writerow(header)
+        writer.writerows([*row[:3], f"{row[3]:.6g}", *row[4:]] for row in rows)
     return path
+
+
+def label_issues_dataframe(labels, quality, mask, suggested, true_labels=None):
+    """The table ``write_label_issues_csv`` writes, as a pandas DataFrame (full-precision scores),
+    most suspicious first. Needs pandas (``pip install 'noisylabels[pandas]'``)."""
+    try:
+        import pandas
+    except ImportError:
+        raise NoisyLabelsError("label_issues_dataframe needs pandas; pip install 'noisylabels[pandas]' (or use "
+                               "write_label_issues_csv)") from None
+    header, rows = _label_issue_rows(labels, quality, mask, suggested, true_labels)
+    frame = pandas.DataFrame(rows, columns=header)
+    return frame.astype({"flag": bool})
 
 
 def detection_metrics(mask, labels, true_labels) -> dict:

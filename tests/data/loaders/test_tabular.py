@@ -2,6 +2,7 @@
 import csv
 
 import numpy as np
+import pandas
 import pytest
 import torch
 
@@ -91,3 +92,37 @@ def test_csv_errors_name_row_and_column(tmp_path):
         load_dataset("csv", bad)
     with pytest.raises(NoisyLabelsError, match=r"no column 'target'.*f1, f2, label"):
         load_dataset("csv", bad, label_column="target")
+
+
+def test_csv_frame_equals_the_file(tmp_path):
+    rows = [["f1", "label", "f2", "clean"], [1, "dog", 2, "dog"], [3, "cat", 4, "cat"], [5, "dog", 6, "cat"]]
+    from_file = load_dataset("csv", write_csv(tmp_path / "train.csv", rows), true_label_column="clean")
+    frame = pandas.DataFrame(rows[1:], columns=rows[0])
+    test = pandas.DataFrame({"f2": [8], "f1": [7], "label": ["bird"], "clean": ["bird"]})
+    from_frame = load_dataset("csv", frame=frame, test_frame=test, true_label_column="clean")
+    assert torch.equal(from_frame.train.x, from_file.train.x) and from_frame.train.class_names == ["bird", "cat", "dog"]
+    assert from_frame.train.labels.tolist() == [2, 1, 2] and from_frame.train.true_labels.tolist() == [2, 1, 1]
+    assert from_frame.test.labels.tolist() == [0]
+    # integer (or whole float) labels are class indices, as in a file
+    numbers = load_dataset("csv", frame=pandas.DataFrame({"a": [0.5, 1.5], "y": [0.0, 3.0]}), label_column="y")
+    assert numbers.train.num_classes == 4 and numbers.train.labels.tolist() == [0, 3]
+
+
+def test_csv_frame_errors_are_one_line(tmp_path):
+    good = pandas.DataFrame({"a": [1.0, 2.0], "label": [0, 1]})
+    cases = [
+        ({"frame": good, "test_frame": pandas.DataFrame({"b": [1.0], "label": [0]})}, "feature columns differ"),
+        ({"frame": pandas.DataFrame({"a": [1.0, None], "label": [0, 1]})}, "row 1: a feature is NaN"),
+        ({"frame": pandas.DataFrame({"a": ["x", "y"], "label": [0, 1]})}, "features must be numeric"),
+        ({"frame": pandas.DataFrame({"a": [1.0, 2.0], "label": [0, None]})}, "every row needs a label"),
+        ({"frame": good, "label_column": "y"}, "no column 'y'"),
+        ({"frame": [[1, 0]]}, "not a pandas DataFrame"),
+        ({"frame": good.iloc[:0]}, "has no rows"),
+        ({"test_frame": good}, "not both"),
+    ]
+    for options, message in cases:
+        with pytest.raises(NoisyLabelsError, match=message) as error:
+            load_dataset("csv", **options)
+        assert "\n" not in str(error.value)
+    with pytest.raises(NoisyLabelsError, match="not both"):
+        load_dataset("csv", write_csv(tmp_path / "t.csv", [["a", "label"], [1, 0]]), frame=good)

@@ -9,7 +9,8 @@ and the same constants are applied to the test split, so nothing about the test 
 
 One module per concept: ``common`` (the registry, standardisation, shared helpers), ``lookup``
 (finding data folders), and one per format: ``idx`` (MNIST, Fashion-MNIST), ``cifar``,
-``tabular`` (arrays/.npz and CSV), ``image_list``, ``digits``. Importing a format module is what
+``tabular`` (arrays/.npz and CSV), ``image_list``, ``digits``, ``frameworks`` (torch and Hugging
+Face dataset objects). Importing a format module is what
 registers its loaders, hence the explicit imports below. ``streamed`` holds the variants of arrays
 and image_list that ``data.streaming`` leaves on disk (``load_streaming``).
 
@@ -21,10 +22,11 @@ from __future__ import annotations
 from typing import Optional
 
 from ..dataset import Splits
-from . import cifar, digits, idx, image_list, tabular  # noqa: F401  (registers the loaders)
+from . import cifar, digits, frameworks, idx, image_list, tabular  # noqa: F401  (registers the loaders)
 from .cifar import load_cifar10, load_cifar100
 from .common import DATASETS, PathLike
 from .digits import DIGIT_CLASSES, load_digits
+from .frameworks import load_hf, load_torch
 from .idx import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist, read_idx
 from .image_list import load_image_list
 from .lookup import DATA_ENV_VAR, DOWNLOAD_HINTS, SYSTEM_DATA_DIRS, find_data_dir
@@ -47,10 +49,12 @@ __all__ = [
     "load_csv",
     "load_dataset",
     "load_digits",
+    "load_hf",
     "load_fashion_mnist",
     "load_image_list",
     "load_mnist",
     "load_streaming",
+    "load_torch",
     "read_idx",
 ]
 

@@ -16,6 +16,7 @@ from ...errors import NoisyLabelsError
 from ..dataset import Splits
 from ..streaming import Moments, StreamedFeatures, standardise
 from .common import DATASETS, PathLike, _check_features, _default_num_classes, _existing_path, _make_splits
+from .frameworks import stream_hf, stream_torch
 from .image_list import _list_file, _read_entries, decode_image
 from .tabular import _check_keys, read_npy_folder
 
@@ -149,14 +150,14 @@ def stream_image_list(path: Optional[PathLike] = None, root: Optional[PathLike] 
     return _make_splits(list_file.stem, train_x, labels, test_x, test_labels, num_classes)
 
 
-STREAMING = {"arrays": stream_arrays, "image_list": stream_image_list}
+STREAMING = {"arrays": stream_arrays, "image_list": stream_image_list, "torch": stream_torch, "hf": stream_hf}
 
 
 def load_streaming(name: str, path: Optional[PathLike] = None, **options) -> Splits:
     """``load_dataset`` for ``data.streaming``: the same options, the features left on disk."""
     DATASETS.get(name)  # an unknown name gets the registry's error, which lists the choices
     if name not in STREAMING:
-        raise NoisyLabelsError(f"data.streaming reads the {' and '.join(STREAMING)} data sets from disk; '{name}' "
+        raise NoisyLabelsError(f"data.streaming reads the {', '.join(STREAMING)} data sets on demand; '{name}' "
                                "is loaded into memory: drop data.streaming (or save the data as a folder of .npy "
                                "files and use the arrays data set)")
     DATASETS.check_options(name, options, given=("path",))

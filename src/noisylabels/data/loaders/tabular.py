@@ -143,29 +143,44 @@ def _read_npz(file: Path) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- CSV
 
 
+FRAME = Type(object, name="a pandas DataFrame")
+
+
 @DATASETS.register("csv", constraints={"label_column": Type(str), "true_label_column": [Type(str), None],
-                                       "test_path": [PATH, None], "num_classes": NUM_CLASSES})
+                                       "test_path": [PATH, None], "num_classes": NUM_CLASSES,
+                                       "frame": [FRAME, None], "test_frame": [FRAME, None]})
 def load_csv(
     path: Optional[PathLike] = None,
     label_column: str = "label",
     true_label_column: Optional[str] = None,
     test_path: Optional[PathLike] = None,
     num_classes: Optional[int] = None,
+    frame=None,
+    test_frame=None,
 ) -> Splits:
     """A CSV with a header row: ``label_column`` (and optionally ``true_label_column``) hold labels,
     every other column is a numeric feature -> (N, D) vectors.
 
     Labels may be integer class indices or strings; strings are mapped to indices in sorted
     order and kept as ``class_names``. ``test_path`` is an optional CSV with the same columns.
+    ``frame`` (and ``test_frame``): a pandas DataFrame with the same layout instead of a file.
     """
-    if path is None:
-        raise NoisyLabelsError("csv dataset needs a path; pass --data-path FILE.csv")
-    train_file = _existing_path(path, "CSV file")
-    columns, train_features, train_labels, train_truth = _read_csv(train_file, label_column, true_label_column)
-    test = None
-    if test_path is not None:
-        test_file = _existing_path(test_path, "test CSV file")
-        test = _read_csv(test_file, label_column, true_label_column, feature_columns=columns)[1:]
+    if frame is not None or test_frame is not None:
+        if path is not None or test_path is not None or frame is None:
+            raise NoisyLabelsError("csv: give frame= (and optionally test_frame=) or a path (and test_path), not both")
+        columns, train_features, train_labels, train_truth = _read_frame(frame, label_column, true_label_column)
+        test = None if test_frame is None else _read_frame(test_frame, label_column, true_label_column, columns)[1:]
+        name = "dataframe"
+    else:
+        if path is None:
+            raise NoisyLabelsError("csv dataset needs a path; pass --data-path FILE.csv")
+        train_file = _existing_path(path, "CSV file")
+        columns, train_features, train_labels, train_truth = _read_csv(train_file, label_column, true_label_column)
+        test = None
+        if test_path is not None:
+            test_file = _existing_path(test_path, "test CSV file")
+            test = _read_csv(test_file, label_column, true_label_column, feature_columns=columns)[1:]
+        name = train_file.stem
 
     label_groups = [train_labels, train_truth] + ([test[1], test[2]] if test else [])
     encoded, class_names = _encode_labels(label_groups)
@@ -175,9 +190,51 @@ def load_csv(
         torch.from_numpy(train_features), None if test is None else torch.from_numpy(test[0])
     )
     return _make_splits(
-        train_file.stem, train_x, encoded[0], test_x, encoded[2] if test else None,
+        name, train_x, encoded[0], test_x, encoded[2] if test else None,
         num_classes, class_names, encoded[1], encoded[3] if test else None,
     )
+
+
+def _read_frame(frame, label_column: str, true_label_column: Optional[str], feature_columns=None):
+    """A DataFrame -> what ``_read_csv`` returns: the same checks, the same label encoding."""
+    what = "frame" if feature_columns is None else "test_frame"
+    if not (hasattr(frame, "columns") and hasattr(frame, "to_numpy")):
+        raise NoisyLabelsError(f"csv: {what} is a {type(frame).__name__}, not a pandas DataFrame")
+    header = [str(c) for c in frame.columns]
+    if len(set(header)) != len(header):
+        raise NoisyLabelsError(f"{what}: repeated column names; rename them")
+    for option, column in (("label_column", label_column), ("true_label_column", true_label_column)):
+        if column is not None and column not in header:
+            raise NoisyLabelsError(f"{what}: no column '{column}' (columns: {', '.join(header)}); set {option}")
+    names = feature_columns if feature_columns is not None else [h for h in header
+                                                                 if h not in (label_column, true_label_column)]
+    if not names:
+        raise NoisyLabelsError(f"{what}: no feature columns besides the labels")
+    if sorted(names) != sorted(h for h in header if h not in (label_column, true_label_column)):
+        raise NoisyLabelsError(f"{what}: feature columns differ from the train frame's {', '.join(names)}; "
+                               "give both frames the same columns")
+    if len(frame) == 0:
+        raise NoisyLabelsError(f"{what} has no rows")
+    by_name = dict(zip(header, frame.columns))
+    try:
+        features = frame[[by_name[n] for n in names]].to_numpy(dtype=np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise NoisyLabelsError(f"{what}: features must be numeric (encode or drop the non-numeric columns)") from None
+    if not np.isfinite(features).all():
+        row = int(np.flatnonzero(~np.isfinite(features).all(1))[0])
+        raise NoisyLabelsError(f"{what} row {row}: a feature is NaN or infinite; impute or drop it")
+
+    def labels(column):
+        if column is None:
+            return None
+        values = frame[by_name[column]]
+        if values.isna().any():
+            raise NoisyLabelsError(f"{what}: empty '{column}' value in row {int(np.flatnonzero(values.isna())[0])}; "
+                                   "every row needs a label")
+        # whole floats (a label column with a gap reads as float) are class indices, not names
+        return [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in values.tolist()]
+
+    return names, features, labels(label_column), labels(true_label_column)
 
 
 def _read_csv(file: Path, label_column: str, true_label_column: Optional[str], feature_columns=None):
