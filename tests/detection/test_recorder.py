@@ -160,3 +160,53 @@ def test_epoch_means_follow_a_last_write_wins_reference(n, c, epochs, seed):
     for i in range(n):
         values = [seen[e][i] for e in range(recorder.num_epochs) if i in seen[e]]
         assert math.isclose(got[i], sum(values) / len(values), rel_tol=1e-9) if values else math.isnan(got[i])
+
+
+MERGE_SCRIPT = """
+import sys
+import numpy as np, torch
+from torch import distributed as dist
+from noisylabels.detection import Recorder
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+generator = torch.Generator().manual_seed(0)
+logits, labels = torch.randn(2, 30, 4, generator=generator), torch.randint(0, 4, (30,), generator=generator)
+recorder = Recorder(30, 4)
+for epoch in range(2):
+    shard = torch.arange(rank, 30, 2) if epoch == 0 else torch.arange(rank * 15, rank * 15 + 15)
+    if not (epoch == 1 and rank == 1):  # rank 1 records nothing in the second epoch
+        recorder.record(shard, logits[epoch][shard], labels[shard])
+    recorder.merge_ranks()
+    recorder.end_epoch()
+np.save(sys.argv[1] + f"/rank{rank}.npy", recorder.history("loss").astype(np.float32))
+np.save(sys.argv[1] + f"/labels{rank}.npy", recorder.labels)
+dist.destroy_process_group()
+"""
+
+
+def test_merge_ranks_gathers_every_rank_shard(tmp_path):
+    """Two gloo processes, each recording its own shard: after the merge both hold what one
+    process recording everything holds; a sample nobody recorded stays NaN."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "merge.py"
+    script.write_text(MERGE_SCRIPT)
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                             "--standalone", str(script), str(tmp_path)], capture_output=True, text=True,
+                            timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    generator = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(2, 30, 4, generator=generator), torch.randint(0, 4, (30,), generator=generator)
+    single = Recorder(30, 4)
+    single.record(torch.arange(30), logits[0], labels)
+    single.end_epoch()
+    single.record(torch.arange(15), logits[1][:15], labels[:15])
+    single.end_epoch()
+    for rank in (0, 1):
+        merged = np.load(tmp_path / f"rank{rank}.npy")
+        np.testing.assert_array_equal(merged, single.history("loss").astype(np.float32))
+        assert np.isnan(merged[1, 15:]).all()
+        np.testing.assert_array_equal(np.load(tmp_path / f"labels{rank}.npy"), labels.numpy())
