@@ -137,7 +137,7 @@ class Recorder:
         before ``end_epoch``; a no-op outside a process group of two or more."""
         from torch import distributed as dist
 
-        from ..distributed import gather_rows
+        from ..collectives import gather_rows
 
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
             return
