@@ -70,7 +70,8 @@ class LabelNoiseCallback(TrainingDynamics, TrainerCallback):
     labels recorded are the ``labels`` passed to the forward; when the Trainer takes them out
     (``label_smoothing_factor``, ``compute_loss_func``) they are read from the training set's
     ``labels`` or ``label`` column. ``torch.nn.DataParallel`` (several GPUs in one process) is not
-    supported; DDP (``torchrun``) is. Each ``trainer.train()`` starts the records over, unless it
+    supported; under DDP (``torchrun``) the ranks' records are merged (a multi-process Trainer run is
+    not in the test suite). Each ``trainer.train()`` starts the records over, unless it
     resumes from a checkpoint.
     """
 
