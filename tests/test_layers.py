@@ -110,6 +110,7 @@ TRAINING = ("engine", "methods", "losses", "models", "optim", "callbacks", "chec
     ("callbacks", WORKFLOWS),
     ("figures", WORKFLOWS + ("engine",)),  # pure plotting sits below the engine
     ("detection", TRAINING),        # detection imports nothing that trains, as in cleanlab
+    ("integrations", TRAINING),     # framework callbacks record the user's training; they run none of ours
 ])
 def test_layers_only_import_downwards(module, forbidden):
     sources = [m for m in GRAPH if m == f"{PACKAGE}.{module}" or m.startswith(f"{PACKAGE}.{module}.")]
