@@ -19,5 +19,15 @@ __all__ = [
     "Trainer", "train", "NoisyLabelsError", "LOSSES", "create_loss", "METHODS", "Method", "StepOutput",
     "MODELS", "create_model", "NOISE", "make_noise", "noise_summary", "SampleStats",
     "Recorder", "label_quality_scores", "rank_label_issues", "find_label_issues", "suggested_labels",
-    "write_label_issues_csv", "label_issues_dataframe", "detection_metrics", "run_bench",
+    "write_label_issues_csv", "label_issues_dataframe", "NoisyLabelClassifier", "detection_metrics", "run_bench",
 ]
+
+
+def __getattr__(name: str):
+    # The scikit-learn estimator is loaded on first use: importing scikit-learn costs seconds that
+    # the command line and the engine do not need.
+    if name == "NoisyLabelClassifier":
+        from .estimator import NoisyLabelClassifier
+
+        return NoisyLabelClassifier
+    raise AttributeError(f"module 'noisylabels' has no attribute {name!r}")
