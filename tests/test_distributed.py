@@ -19,7 +19,7 @@ def torchrun(method: str, out, *extra: str) -> subprocess.CompletedProcess:
             "-m", "noisylabels", "train", "--dataset", "digits", "--subset", "398", "--noise", "symmetric",
             "--noise-rate", "0.3", "--model", "mlp", "--model-arg", "hidden_sizes=[32]", "--method", method,
             "--epochs", str(EPOCHS), "--batch-size", "32", "--device", "cpu", "--out", str(out), "--no-progress",
-            *extra]
+            "--set", "run.plots=false", *extra]  # plots cost seconds per run and are tested elsewhere
     for option in METHOD_ARGS[method]:
         args += ["--method-arg", option]
     for source in LOADED:  # the suite's example method, a plugin

@@ -42,9 +42,25 @@ METHOD_OPTIONS = {  # budgets small enough for 4 epochs, each stage reached befo
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def blob_file(tmp_path_factory):
+    """360 overlapping Gaussian blobs of 5 classes as an .npz: the killed child process then
+    imports no scikit-learn (digits would), which is seconds per method."""
+    global BLOBS
+    rng = np.random.default_rng(0)
+    labels = np.arange(450) % 5
+    x = rng.normal(0, 1.5, (5, 16))[labels] + rng.normal(0, 1, (450, 16))
+    BLOBS = tmp_path_factory.mktemp("blobs") / "blobs.npz"
+    np.savez(BLOBS, x=x[:360].astype(np.float32), y=labels[:360], x_test=x[360:].astype(np.float32),
+             y_test=labels[360:])
+
+
+BLOBS = None  # set by blob_file
+
+
 def config_for(method: str, out) -> Config:
     return Config.from_dict({
-        "data": {"name": "digits", "subset": 360},
+        "data": {"name": "arrays", "path": str(BLOBS)},
         "noise": {"type": "symmetric", "rate": 0.3},
         "model": {"name": "mlp", "options": {"hidden_sizes": [32]}},
         "method": {"name": method, "options": METHOD_OPTIONS.get(method, {})},

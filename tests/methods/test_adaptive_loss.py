@@ -251,7 +251,7 @@ def test_two_processes_keep_the_same_hyperparameter(tmp_path):
             "-m", "noisylabels", "train", "--dataset", "digits", "--subset", "398", "--noise", "symmetric",
             "--noise-rate", "0.3", "--model", "mlp", "--model-arg", "hidden_sizes=[16]", "--method", "adaptive_loss",
             "--method-arg", "meta_lr=0.05", "--epochs", "2", "--batch-size", "64", "--device", "cpu",
-            "--out", str(out), "--no-progress"]
+            "--out", str(out), "--no-progress", "--set", "run.plots=false"]
     for source in LOADED:
         args += ["--plugin", source]
     result = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
