@@ -119,19 +119,6 @@ def test_shipped_grids_validate(tmp_path, name):
             assert [c.name for c in cells] == [r["cell"] for r in csv.DictReader(f)]
 
 
-def test_the_quick_grid_runs_on_tiny_data(tmp_path):
-    """The shipped quick grid, every noise setting and method of it, on the bundled digits."""
-    from noisylabels import METHODS
-
-    quick = load_grid(GRIDS / "quick.yaml")
-    quick.update(datasets=["digits"], seeds=[0], base={**BASE, "optim": {"epochs": 2, "batch_size": 32}})
-    rows = run_bench(quick, tmp_path)
-    methods = set(METHODS.names()) | {"gce+sr"}
-    assert len(rows) == 2 * len(methods) + 1 and all(r["status"] == "complete" for r in rows)
-    assert {r["method"] for r in rows} == methods
-    assert all(0.0 < float(r["best_acc"]) <= 1.0 for r in rows)
-
-
 # ---------------------------------------------------------------------- a finished grid
 def test_bench_writes_rows_csv_and_markdown(finished):
     out, rows = finished

@@ -138,14 +138,15 @@ def test_only_rundir_knows_the_run_folder_file_names():
 
 
 def test_the_core_imports_no_optional_extra():
-    """lightning, transformers, datasets and pandas are extras: importing the package, its data
-    loaders, detection and the integrations package (not its framework modules) loads none of them."""
+    """lightning, transformers, datasets, pandas, ray and submitit are extras: importing the package,
+    its data loaders, detection, bench and the integrations package (not its framework modules) loads
+    none of them."""
     import subprocess
     import sys
 
     code = ("import sys, noisylabels, noisylabels.cli, noisylabels.data.loaders, noisylabels.detection, "
-            "noisylabels.integrations; print(' '.join(m for m in ('lightning', 'transformers', 'datasets', "
-            "'pandas') if m in sys.modules))")
+            "noisylabels.integrations, noisylabels.bench.backends; print(' '.join(m for m in ('lightning', "
+            "'transformers', 'datasets', 'pandas', 'ray', 'submitit') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

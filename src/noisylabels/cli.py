@@ -172,7 +172,14 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
-    rows = run_bench(args.grid, out=args.out, jobs=args.jobs, only=tuple(args.only))
+    from .bench.backends import BackendOptions
+
+    options = BackendOptions(cpus_per_cell=args.cpus_per_cell, gpus_per_cell=args.gpus_per_cell,
+                             ray_address=args.ray_address, slurm_partition=args.slurm_partition,
+                             slurm_time=args.slurm_time, slurm_array_parallelism=args.slurm_array_parallelism,
+                             slurm_cluster=args.slurm_cluster)
+    rows = run_bench(args.grid, out=args.out, jobs=args.jobs, only=tuple(args.only), backend=args.backend,
+                     options=options)
     failed = [row["cell"] for row in rows if row["status"] == "failed"]
     if failed:  # the grid went on; say which cells need a look
         print(f"noisylabels: {len(failed)} cell(s) failed: {', '.join(failed)} (errors in results.csv)", file=sys.stderr)
@@ -262,6 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only the cells whose name matches (repeatable), e.g. '*-ce-s0'; the rest stay as they are")
     p.add_argument("--out", help="output folder (default runs/bench/<grid name>)")
     p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel worker processes (default 1)")
+    p.add_argument("--backend", default="local", help="where cells train: local (default), ray or slurm")
+    p.add_argument("--cpus-per-cell", type=int, default=1, help="ray and slurm: CPUs (and torch threads) per cell")
+    p.add_argument("--gpus-per-cell", type=float, default=0, help="ray and slurm: GPUs per cell (default 0)")
+    p.add_argument("--ray-address", help="ray: the cluster to join (e.g. auto, ray://host:10001); default a "
+                                         "local cluster")
+    p.add_argument("--slurm-partition", help="slurm: the partition to submit to")
+    p.add_argument("--slurm-time", type=int, default=60, help="slurm: minutes per job; a timed-out job is "
+                                                              "requeued and resumes its cell (default 60)")
+    p.add_argument("--slurm-array-parallelism", type=int, default=64, help="slurm: cells running at once")
+    p.add_argument("--slurm-cluster", default="slurm", help="slurm: 'slurm', or 'local' for submitit's local "
+                                                            "executor (jobs as processes on this machine)")
     p.set_defaults(func=cmd_bench)
 
     add_randomize_parser(sub, plugin)

@@ -237,7 +237,7 @@ class Trainer:
                 self._emit("on_epoch_end", epoch, self.history[-1])
             self._emit("on_fit_end")
         except BaseException as error:
-            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            status = "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "failed"  # SystemExit: a requeue
             self._emit("on_fit_failed", status, error)
             raise
         finally:

@@ -15,18 +15,19 @@ from __future__ import annotations
 import fnmatch
 import time
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import yaml
 
 from .. import rundir
 from ..errors import NoisyLabelsError
 from ..io import atomic_write_text
-from .cells import record_failure, run_cells, threads_per_job, train_cell
+from .backends import BACKENDS, BackendOptions, check_backend, run_on
+from .cells import record_failure, threads_per_job, train_cell
 from .grid import ALL_METHODS, Cell, check_grid, check_method, check_methods, expand_grid, load_grid
 from .tables import CSV_COLUMNS, cell_row, collect_rows, format_markdown, progress_line, write_csv, write_results
 
-__all__ = ["ALL_METHODS", "CSV_COLUMNS", "Cell", "cell_row", "check_grid", "check_method", "check_methods",
+__all__ = ["ALL_METHODS", "BACKENDS", "BackendOptions", "CSV_COLUMNS", "Cell", "cell_row", "check_grid", "check_method", "check_methods",
            "collect_rows", "expand_grid", "format_markdown", "load_grid", "record_failure", "run_bench",
            "train_cell", "write_csv"]
 
@@ -88,14 +89,22 @@ def _selected(cells: list[Cell], only: tuple[str, ...]) -> list[Cell]:
 
 
 def run_bench(grid: Union[str, Path, dict], out: Union[str, Path, None] = None, jobs: int = 1,
-              only: tuple[str, ...] = ()) -> list[dict]:
+              only: tuple[str, ...] = (), backend: str = "local", options: Optional[BackendOptions] = None
+              ) -> list[dict]:
     """Train every cell of a grid (a YAML file or a dict) under ``out`` (default runs/bench/<name>)
     and write results.csv and results.md there. Returns the results rows, one per cell.
     ``only``: glob patterns on cell names; the other cells are left as they are (a grid can be
-    trained in parts), and the results files still list every cell."""
+    trained in parts), and the results files still list every cell. ``backend``: ``local``
+    (``jobs`` processes here), ``ray`` (a Ray task per cell) or ``slurm`` (a submitit job per
+    cell); ``options``: their resources and addresses (``BackendOptions``)."""
     raw = load_grid(grid)
     checked = check_grid(raw)
     jobs = _check_jobs(jobs)
+    backend = check_backend(backend)
+    options = (options or BackendOptions()).check()
+    if backend != "local" and jobs != 1:
+        raise NoisyLabelsError(f"--jobs is for the local backend; with {backend}, --cpus-per-cell and the "
+                               "cluster decide how many cells run at once (drop --jobs)")
     default_name = Path(grid).stem if not isinstance(grid, dict) else "grid"
     out = Path(out) if out is not None else rundir.default_bench_dir(raw.get("name", default_name))
     cells = expand_grid(checked, out)  # validates every cell's config: nothing is written before this
@@ -104,12 +113,16 @@ def run_bench(grid: Union[str, Path, dict], out: Union[str, Path, None] = None, 
     source = out / rundir.GRID if isinstance(grid, dict) else grid
     import torch
 
-    threads = torch.get_num_threads() if jobs == 1 else threads_per_job(jobs)
-    bench = _Bench(checked, cells, out, f"noisylabels bench {source} --out {out} --jobs {jobs}", threads)
+    if backend != "local":
+        threads = options.cpus_per_cell
+    else:
+        threads = torch.get_num_threads() if jobs == 1 else threads_per_job(jobs)
+    where = f"--jobs {jobs}" if backend == "local" else f"--backend {backend} --cpus-per-cell {threads}"
+    bench = _Bench(checked, cells, out, f"noisylabels bench {source} --out {out} {where}", threads)
     todo = [c for c in bench.skip_complete(bench.publish()) if c in selected]
     start = time.perf_counter()
     try:
-        run_cells(todo, jobs, bench.on_done)
+        run_on(backend, todo, jobs, bench.on_done, options, out)
     finally:
         rows = bench.publish()  # an interrupted grid still leaves consistent results
     if todo:
