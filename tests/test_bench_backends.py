@@ -127,6 +127,15 @@ def test_slurm_backend_through_run_bench_and_the_cli(tmp_path):
     assert len(table) == 2 and ",complete," in table[1]
 
 
+def test_slurm_jobs_get_their_resources_and_the_passive_openmp_policy(tmp_path):
+    from noisylabels.bench.backends import slurm_executor
+
+    options = BackendOptions(cpus_per_cell=3, gpus_per_cell=1, slurm_time=90, slurm_cluster="local").check()
+    parameters = slurm_executor(options, tmp_path)._executor.parameters
+    assert parameters["setup"] == ["export OMP_WAIT_POLICY=PASSIVE"]
+    assert parameters["timeout_min"] == 90 and parameters["gpus_per_node"] == 1
+
+
 def test_backend_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(NoisyLabelsError, match="unknown backend 'dask'; choose one of: local, ray, slurm"):
         run_bench(tiny_grid(1), tmp_path, backend="dask")
