@@ -114,17 +114,19 @@ def test_a_preempted_slurm_job_is_requeued_and_resumes_its_cell(tmp_path):
     assert json.dumps(without_times(resumed)) == json.dumps(without_times(reference))
 
 
-def test_slurm_backend_through_run_bench_and_the_cli(tmp_path):
-    """The whole path with submitit's local executor: jobs submitted as an array, rows written."""
-    grid_file = tmp_path / "grid.yaml"
+def test_slurm_backend_through_the_cli_records_a_failing_cell_and_goes_on(tmp_path, capsys):
+    """The whole path with submitit's local executor: the cells submitted as one array, a cell that
+    fails when it starts (rsl's stage1_epochs beyond the budget) recorded, the other complete."""
     import yaml
 
-    grid_file.write_text(yaml.safe_dump(tiny_grid(2)))
+    grid = {**tiny_grid(2), "methods": ["ce", {"name": "rsl", "options": {"stage1_epochs": 5}}]}
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text(yaml.safe_dump(grid))
     code = main(["bench", str(grid_file), "--out", str(tmp_path / "out"), "--backend", "slurm",
                  "--slurm-cluster", "local", "--slurm-time", "5"])
-    assert code == 0
+    assert code == 1 and "1 cell(s) failed: digits-symmetric0.4-rsl-s0" in capsys.readouterr().err
     table = (tmp_path / "out" / "results.csv").read_text().splitlines()
-    assert len(table) == 2 and ",complete," in table[1]
+    assert len(table) == 3 and ",complete," in table[1] and "stage1_epochs" in table[2]
 
 
 def test_slurm_jobs_get_their_resources_and_the_passive_openmp_policy(tmp_path):
