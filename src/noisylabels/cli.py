@@ -221,6 +221,28 @@ def add_randomize_parser(sub, plugin: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_randomize)
 
 
+def add_bench_parser(sub, plugin: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("bench", parents=[plugin], help="train a grid of datasets x noise x methods x seeds; skip finished cells, "
+                                     "resume interrupted ones; write results.csv and results.md")
+    p.add_argument("grid", help="grid YAML file (see benchmarks/grids/)")
+    p.add_argument("--only", action="append", default=[], metavar="GLOB",
+                   help="train only the cells whose name matches (repeatable), e.g. '*-ce-s0'; the rest stay as they are")
+    p.add_argument("--out", help="output folder (default runs/bench/<grid name>)")
+    p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel worker processes (default 1)")
+    p.add_argument("--backend", default="local", help="where cells train: local (default), ray or slurm")
+    p.add_argument("--cpus-per-cell", type=int, default=1, help="ray and slurm: CPUs (and torch threads) per cell")
+    p.add_argument("--gpus-per-cell", type=float, default=0, help="ray and slurm: GPUs per cell (default 0)")
+    p.add_argument("--ray-address", help="ray: the cluster to join (e.g. auto, ray://host:10001); default a "
+                                         "local cluster")
+    p.add_argument("--slurm-partition", help="slurm: the partition to submit to")
+    p.add_argument("--slurm-time", type=int, default=60, help="slurm: minutes per job; a timed-out job is "
+                                                              "requeued and resumes its cell (default 60)")
+    p.add_argument("--slurm-array-parallelism", type=int, default=64, help="slurm: cells running at once")
+    p.add_argument("--slurm-cluster", default="slurm", help="slurm: 'slurm', or 'local' for submitit's local "
+                                                            "executor (jobs as processes on this machine)")
+    p.set_defaults(func=cmd_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noisylabels", description="Train on noisy labels; find wrong labels.")
     parser.add_argument("--version", action="version", version=f"noisylabels {__version__}")
@@ -262,25 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", parents=[plugin], help="train a grid of datasets x noise x methods x seeds; skip finished cells, "
-                                     "resume interrupted ones; write results.csv and results.md")
-    p.add_argument("grid", help="grid YAML file (see benchmarks/grids/)")
-    p.add_argument("--only", action="append", default=[], metavar="GLOB",
-                   help="train only the cells whose name matches (repeatable), e.g. '*-ce-s0'; the rest stay as they are")
-    p.add_argument("--out", help="output folder (default runs/bench/<grid name>)")
-    p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel worker processes (default 1)")
-    p.add_argument("--backend", default="local", help="where cells train: local (default), ray or slurm")
-    p.add_argument("--cpus-per-cell", type=int, default=1, help="ray and slurm: CPUs (and torch threads) per cell")
-    p.add_argument("--gpus-per-cell", type=float, default=0, help="ray and slurm: GPUs per cell (default 0)")
-    p.add_argument("--ray-address", help="ray: the cluster to join (e.g. auto, ray://host:10001); default a "
-                                         "local cluster")
-    p.add_argument("--slurm-partition", help="slurm: the partition to submit to")
-    p.add_argument("--slurm-time", type=int, default=60, help="slurm: minutes per job; a timed-out job is "
-                                                              "requeued and resumes its cell (default 60)")
-    p.add_argument("--slurm-array-parallelism", type=int, default=64, help="slurm: cells running at once")
-    p.add_argument("--slurm-cluster", default="slurm", help="slurm: 'slurm', or 'local' for submitit's local "
-                                                            "executor (jobs as processes on this machine)")
-    p.set_defaults(func=cmd_bench)
+    add_bench_parser(sub, plugin)
 
     add_randomize_parser(sub, plugin)
 
