@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,9 +15,25 @@ METHOD_ARGS = {"rsl": ["stage1_epochs=1"], "coteaching": ["num_gradual=1"], "div
                "prediction_average": [], "self_ensemble": ["patience=1"], "aux": []}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def blob_file(tmp_path_factory):
+    """10 overlapping Gaussian blobs as an .npz. Digits would do as well, but every rank of every
+    launch would then import scikit-learn, which is seconds each."""
+    global DATA
+    rng = np.random.default_rng(0)
+    labels = np.arange(600) % 10
+    x = (rng.normal(0, 1.5, (10, 32))[labels] + rng.normal(0, 1, (600, 32))).astype(np.float32)
+    DATA = str(tmp_path_factory.mktemp("blobs") / "blobs.npz")
+    np.savez(DATA, x=x[:500], y=labels[:500], x_test=x[500:], y_test=labels[500:])
+
+
+DATA = None  # set by blob_file
+DATA_FLAGS = ("--dataset", "arrays", "--data-path")
+
+
 def torchrun(method: str, out, *extra: str) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            "-m", "noisylabels", "train", "--dataset", "digits", "--subset", "398", "--noise", "symmetric",
+            "-m", "noisylabels", "train", *DATA_FLAGS, DATA, "--subset", "390", "--noise", "symmetric",
             "--noise-rate", "0.3", "--model", "mlp", "--model-arg", "hidden_sizes=[32]", "--method", method,
             "--epochs", str(EPOCHS), "--batch-size", "32", "--device", "cpu", "--out", str(out), "--no-progress",
             "--set", "run.plots=false", *extra]  # plots cost seconds per run and are tested elsewhere
@@ -110,9 +127,9 @@ sys.exit(main(sys.argv[1:]))
 def test_a_killed_distributed_run_resumes_to_the_uninterrupted_result(tmp_path):
     script = tmp_path / "killed_rank.py"
     script.write_text(KILLED_RANK)
-    flags = ["train", "--dataset", "digits", "--subset", "398", "--noise", "symmetric", "--noise-rate", "0.3",
+    flags = ["train", *DATA_FLAGS, DATA, "--subset", "390", "--noise", "symmetric", "--noise-rate", "0.3",
              "--model", "mlp", "--method", "rsl", "--method-arg", "stage1_epochs=2", "--epochs", "4",
-             "--batch-size", "32", "--device", "cpu", "--no-progress"]
+             "--batch-size", "32", "--device", "cpu", "--no-progress", "--set", "run.plots=false"]
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
