@@ -60,3 +60,13 @@ def interrupt_in_epoch():
 
         trainer.method.after_step = after_step
     return interrupt
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models on shared cores: a second torch thread only adds contention (several times slower
+    when the machine is busy). Restores the thread count after the module."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -30,13 +30,7 @@ from noisylabels.estimator import NoisyLabelClassifier
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny MLPs: a second thread only adds contention on a shared machine (10x slower when busy).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(**params) -> NoisyLabelClassifier:
@@ -229,7 +223,7 @@ def test_sklearn_estimator_checks(estimator, check):
 
 # ---------------------------------------------------------------------- the example
 def test_sklearn_digits_example():
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # see one_thread
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # see one_torch_thread (tests/conftest.py)
     result = subprocess.run([sys.executable, str(ROOT / "examples" / "sklearn_digits.py")], check=False,
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,7 @@ import numpy as np
 from ...errors import NoisyLabelsError
 from ...options import Type
 from ..dataset import Splits
-from ..streaming import StreamedFeatures, standardise
+from ..streaming import Moments, StreamedFeatures, standardise
 from .common import (DATASETS, NUM_CLASSES, PathLike, _check_features, _default_num_classes, _feature_tensor,
                      _make_splits, _one_line, _standardize, _to_numpy)
 
@@ -232,8 +232,6 @@ class ObjectFeatures(StreamedFeatures):
         return standardise(raw, self.mean, self.std, self.scale)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
-        from ..streaming import Moments
-
         rows = np.unique(np.linspace(0, self.num_rows - 1, min(self.num_rows, STATS_ROWS)).round().astype(np.int64))
         moments = Moments(self.what)
         for start in range(0, len(rows), 256):
